@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The kernel seam: everything the library asks of the vfio-ccw driver goes
+//! through the device fd, and the device fd is this trait.
+//!
+//! Production uses [`RawDeviceFd`], which issues the real syscalls. The
+//! simulated kernel (`vfio-ccw-sim`) implements the same trait, so tests run
+//! the very code paths that run against a real mediated device.
+//!
+//! Ioctl arguments are in host byte order (that is the ioctl ABI); region
+//! *contents* are s390 architecture byte order and are never interpreted
+//! here: see [`crate::css`].
+
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+use vfio_bindings::bindings::vfio::{vfio_device_info, vfio_irq_info};
+
+use crate::uapi;
+
+/// The operations of a vfio device fd that vfio-ccw userspace needs.
+///
+/// Every method returns the errno the kernel would set on failure.
+pub trait DeviceFd: Send {
+    /// `pread(2)` at `offset`: returns the byte count read.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
+    /// `pwrite(2)` at `offset`: returns the byte count written.
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno>;
+    /// `VFIO_DEVICE_GET_INFO`; `info.argsz` is set by the caller.
+    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno>;
+    /// `VFIO_DEVICE_GET_REGION_INFO`. `buf` starts with a
+    /// `struct vfio_region_info` whose `argsz` equals `buf.len()`; the
+    /// kernel may write a capability chain after the header.
+    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno>;
+    /// `VFIO_DEVICE_GET_IRQ_INFO`; `info.argsz` and `info.index` set by the caller.
+    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno>;
+    /// `VFIO_DEVICE_SET_IRQS`. `buf` is a `struct vfio_irq_set` header
+    /// followed by its data, `argsz` equal to `buf.len()`.
+    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno>;
+    /// `VFIO_DEVICE_RESET`.
+    fn reset(&self) -> Result<(), Errno>;
+}
+
+/// A real vfio device fd, borrowed: QEMU's VFIO common code opened it and
+/// closes it, the library never does.
+#[derive(Debug)]
+pub struct RawDeviceFd {
+    fd: RawFd,
+}
+
+impl RawDeviceFd {
+    /// Wraps `fd` without taking ownership.
+    pub fn new(fd: RawFd) -> Self {
+        RawDeviceFd { fd }
+    }
+
+    fn ioctl(&self, request: libc::c_ulong, arg: *mut libc::c_void) -> Result<(), Errno> {
+        // SAFETY: `request` is one of the vfio device ioctls and `arg` points
+        // to a live buffer at least as large as the argsz it carries; the
+        // kernel reads and writes within that argsz only.
+        let ret = unsafe { libc::ioctl(self.fd, request as _, arg) };
+        Errno::result(ret).map(drop)
+    }
+}
+
+impl DeviceFd for RawDeviceFd {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let off = libc::off_t::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+        let n = unsafe { libc::pread(self.fd, buf.as_mut_ptr().cast(), buf.len(), off) };
+        Errno::result(n).map(|n| n as usize)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        let off = libc::off_t::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+        let n = unsafe { libc::pwrite(self.fd, buf.as_ptr().cast(), buf.len(), off) };
+        Errno::result(n).map(|n| n as usize)
+    }
+
+    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
+        self.ioctl(uapi::VFIO_DEVICE_GET_INFO, (info as *mut vfio_device_info).cast())
+    }
+
+    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
+        if buf.len() < uapi::REGION_INFO_SIZE {
+            return Err(Errno::EINVAL);
+        }
+        self.ioctl(uapi::VFIO_DEVICE_GET_REGION_INFO, buf.as_mut_ptr().cast())
+    }
+
+    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
+        self.ioctl(uapi::VFIO_DEVICE_GET_IRQ_INFO, (info as *mut vfio_irq_info).cast())
+    }
+
+    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
+        if buf.len() < uapi::IRQ_SET_HEADER_SIZE {
+            return Err(Errno::EINVAL);
+        }
+        // The kernel only reads the argument; the cast to *mut is the ioctl ABI.
+        self.ioctl(uapi::VFIO_DEVICE_SET_IRQS, buf.as_ptr().cast_mut().cast())
+    }
+
+    fn reset(&self) -> Result<(), Errno> {
+        self.ioctl(uapi::VFIO_DEVICE_RESET, std::ptr::null_mut())
+    }
+}
