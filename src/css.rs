@@ -96,13 +96,40 @@ pub struct Irb {
     pub emw: [u8; 32],
 }
 
-pub const ORB_SIZE: usize = 12;
-pub const SCSW_SIZE: usize = 12;
-pub const PMCW_SIZE: usize = 28;
-pub const SCHIB_SIZE: usize = 52;
-pub const ESW_SIZE: usize = 20;
-pub const IRB_SIZE: usize = 96;
-pub const CRW_SIZE: usize = 4;
+/// Sizes and masks, with QEMU's names; Rust-only (QEMU has its own).
+/// cbindgen:ignore
+mod consts {
+    pub const ORB_SIZE: usize = 12;
+    pub const SCSW_SIZE: usize = 12;
+    pub const PMCW_SIZE: usize = 28;
+    pub const SCHIB_SIZE: usize = 52;
+    pub const ESW_SIZE: usize = 20;
+    pub const IRB_SIZE: usize = 96;
+    pub const CRW_SIZE: usize = 4;
+
+    pub const ORB_CTRL0_MASK_PFCH: u16 = 0x0040;
+    pub const SCSW_FLAGS_MASK_CC: u16 = 0x0300;
+    pub const SCSW_FLAGS_MASK_PNO: u16 = 0x0001;
+    pub const SCSW_CTRL_MASK_FCTL: u16 = 0x7000;
+    pub const SCSW_CTRL_MASK_STCTL: u16 = 0x001f;
+    pub const SCSW_FCTL_CLEAR_FUNC: u16 = 0x1000;
+    pub const SCSW_FCTL_HALT_FUNC: u16 = 0x2000;
+    pub const SCSW_FCTL_START_FUNC: u16 = 0x4000;
+    pub const SCSW_ACTL_DEVICE_ACTIVE: u16 = 0x0040;
+    pub const SCSW_ACTL_SUBCH_ACTIVE: u16 = 0x0080;
+    pub const SCSW_ACTL_START_PEND: u16 = 0x0400;
+    pub const SCSW_STCTL_STATUS_PEND: u16 = 0x0001;
+    pub const SCSW_STCTL_SECONDARY: u16 = 0x0002;
+    pub const SCSW_STCTL_PRIMARY: u16 = 0x0004;
+    pub const SCSW_STCTL_ALERT: u16 = 0x0010;
+    pub const SCSW_DSTAT_UNIT_CHECK: u8 = 0x02;
+    pub const SCSW_DSTAT_UNIT_EXCEP: u8 = 0x01;
+    pub const SCSW_CSTAT_PROG_CHECK: u8 = 0x20;
+    pub const SCSW_CSTAT_DATA_CHECK: u8 = 0x08;
+    pub const SCSW_CSTAT_CHN_CTRL_CHK: u8 = 0x04;
+    pub const PMCW_CHARS_MASK_CSENSE: u32 = 0x0000_0001;
+}
+pub use consts::*;
 
 const _: () = {
     assert!(std::mem::size_of::<Orb>() == ORB_SIZE);
@@ -112,29 +139,6 @@ const _: () = {
     assert!(std::mem::size_of::<Esw>() == ESW_SIZE);
     assert!(std::mem::size_of::<Crw>() == CRW_SIZE);
 };
-
-// Masks, with QEMU's names, for the fields the device logic touches.
-pub const ORB_CTRL0_MASK_PFCH: u16 = 0x0040;
-pub const SCSW_FLAGS_MASK_CC: u16 = 0x0300;
-pub const SCSW_FLAGS_MASK_PNO: u16 = 0x0001;
-pub const SCSW_CTRL_MASK_FCTL: u16 = 0x7000;
-pub const SCSW_CTRL_MASK_STCTL: u16 = 0x001f;
-pub const SCSW_FCTL_CLEAR_FUNC: u16 = 0x1000;
-pub const SCSW_FCTL_HALT_FUNC: u16 = 0x2000;
-pub const SCSW_FCTL_START_FUNC: u16 = 0x4000;
-pub const SCSW_ACTL_DEVICE_ACTIVE: u16 = 0x0040;
-pub const SCSW_ACTL_SUBCH_ACTIVE: u16 = 0x0080;
-pub const SCSW_ACTL_START_PEND: u16 = 0x0400;
-pub const SCSW_STCTL_STATUS_PEND: u16 = 0x0001;
-pub const SCSW_STCTL_SECONDARY: u16 = 0x0002;
-pub const SCSW_STCTL_PRIMARY: u16 = 0x0004;
-pub const SCSW_STCTL_ALERT: u16 = 0x0010;
-pub const SCSW_DSTAT_UNIT_CHECK: u8 = 0x02;
-pub const SCSW_DSTAT_UNIT_EXCEP: u8 = 0x01;
-pub const SCSW_CSTAT_PROG_CHECK: u8 = 0x20;
-pub const SCSW_CSTAT_DATA_CHECK: u8 = 0x08;
-pub const SCSW_CSTAT_CHN_CTRL_CHK: u8 = 0x04;
-pub const PMCW_CHARS_MASK_CSENSE: u32 = 0x0000_0001;
 
 /// Reads big-endian fields off a byte slice whose length the caller checked.
 struct BeReader<'a> {

@@ -78,7 +78,10 @@ impl DeviceFd for RawDeviceFd {
     }
 
     fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
-        self.ioctl(uapi::VFIO_DEVICE_GET_INFO, (info as *mut vfio_device_info).cast())
+        self.ioctl(
+            uapi::VFIO_DEVICE_GET_INFO,
+            (info as *mut vfio_device_info).cast(),
+        )
     }
 
     fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
@@ -89,7 +92,10 @@ impl DeviceFd for RawDeviceFd {
     }
 
     fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
-        self.ioctl(uapi::VFIO_DEVICE_GET_IRQ_INFO, (info as *mut vfio_irq_info).cast())
+        self.ioctl(
+            uapi::VFIO_DEVICE_GET_IRQ_INFO,
+            (info as *mut vfio_irq_info).cast(),
+        )
     }
 
     fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {

@@ -11,5 +11,13 @@
 //! - `ffi`: the C ABI that QEMU's shim calls.
 
 pub mod css;
+pub mod device;
+pub mod ending;
+pub mod error;
+pub mod ffi;
+pub mod irq;
 pub mod kernel;
+pub mod logging;
+pub mod regions;
+/// cbindgen:ignore
 pub mod uapi;

@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The C ABI: the only module with `extern "C"`.
+//!
+//! Rust decides, C applies: QEMU's shim passes its host-order subchannel
+//! state in and applies the returned [`Outcome`]. Conventions:
+//! - every function returns a [`QvcStatus`]; outputs are written only on
+//!   `QVC_STATUS_OK`;
+//! - every pointer is checked (NULL or misaligned: an error, never a
+//!   crash) and no panic unwinds into C;
+//! - devices are named by a [`QvcHandle`], not by a pointer, so a handle
+//!   that was never issued or is already unrealized is recognised and
+//!   refused;
+//! - QEMU calls with its big lock held, but the library does not rely on
+//!   it: each device has its own lock.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use once_cell::sync::Lazy;
+
+use crate::css::{Crw, Orb, Schib};
+use crate::device::{Config, Device, Outcome};
+use crate::irq::Irq;
+use crate::kernel::RawDeviceFd;
+use crate::logging;
+
+/// Names one realized device. 0 is never issued.
+pub type QvcHandle = u64;
+
+/// The result of every call.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QvcStatus {
+    /// Done; outputs are written.
+    Ok = 0,
+    /// A required pointer was NULL.
+    NullArgument = 1,
+    /// The handle is 0, was never issued, or its device is unrealized.
+    InvalidHandle = 2,
+    /// A bug in the library was caught at the boundary; the device is
+    /// best treated as broken.
+    Panic = 3,
+    /// Realize failed; the message is in the caller's buffer.
+    RealizeFailed = 4,
+    /// An argument is out of range or a pointer is misaligned.
+    InvalidArgument = 5,
+}
+
+/// The vfio-ccw interrupts, for [`qvc_device_irq_fd`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QvcIrq {
+    /// I/O interrupt: call [`qvc_device_io_interrupt`].
+    Io = 0,
+    /// Channel report: call [`qvc_device_crw_interrupt`].
+    Crw = 1,
+    /// Host request to release the device: call [`qvc_device_req_interrupt`].
+    Req = 2,
+}
+
+/// Severity of a message for the log handler.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QvcLogLevel {
+    /// For error_report.
+    Error = 1,
+    /// For warn_report.
+    Warn = 2,
+    /// For info_report.
+    Info = 3,
+    /// For tracing; only with `QVC_LOG=debug`.
+    Debug = 4,
+}
+
+/// Receives each message of the library, NUL-terminated, naming the
+/// device. Called on the thread that made the library call, possibly
+/// while the library holds a device lock: it must not call back into the
+/// library.
+pub type QvcLogFn =
+    Option<unsafe extern "C" fn(opaque: *mut c_void, level: QvcLogLevel, message: *const c_char)>;
+
+/// Copy `schib` into the subchannel (`sch->curr_status`).
+pub const QVC_ACTION_SET_SCHIB: u32 = 1 << 0;
+/// Copy `esw` into the subchannel (`sch->esw`).
+pub const QVC_ACTION_SET_ESW: u32 = 1 << 1;
+/// Copy `sense` into the subchannel (`sch->sense_data`).
+pub const QVC_ACTION_SET_SENSE: u32 = 1 << 2;
+/// Call css_inject_io_interrupt(sch), after the copies.
+pub const QVC_ACTION_INJECT_IO_INTERRUPT: u32 = 1 << 3;
+
+const _: () = {
+    assert!(QVC_ACTION_SET_SCHIB == crate::device::ACTION_SET_SCHIB);
+    assert!(QVC_ACTION_SET_ESW == crate::device::ACTION_SET_ESW);
+    assert!(QVC_ACTION_SET_SENSE == crate::device::ACTION_SET_SENSE);
+    assert!(QVC_ACTION_INJECT_IO_INTERRUPT == crate::device::ACTION_INJECT_IO_INTERRUPT);
+};
+
+type Shared = Arc<Mutex<Device>>;
+
+static DEVICES: Lazy<Mutex<HashMap<QvcHandle, Shared>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic caught at the boundary poisons the lock; the data is still
+    // the best state there is.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Makes `device` reachable through the ABI. Public so that Rust tests
+/// can put a device on any [`crate::kernel::DeviceFd`] behind a handle.
+pub fn register(device: Device) -> QvcHandle {
+    let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+    lock(&DEVICES).insert(handle, Arc::new(Mutex::new(device)));
+    handle
+}
+
+fn device(handle: QvcHandle) -> Result<Shared, QvcStatus> {
+    // Cloning the Arc keeps the registry lock short and allocates nothing.
+    lock(&DEVICES)
+        .get(&handle)
+        .cloned()
+        .ok_or(QvcStatus::InvalidHandle)
+}
+
+/// Runs `body` with panics caught and the logger installed.
+fn boundary(body: impl FnOnce() -> Result<(), QvcStatus>) -> QvcStatus {
+    logging::install();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => QvcStatus::Ok,
+        Ok(Err(status)) => status,
+        Err(_) => QvcStatus::Panic,
+    }
+}
+
+/// Reads `*ptr`.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads of a `T`.
+unsafe fn input<T: Copy>(ptr: *const T) -> Result<T, QvcStatus> {
+    if ptr.is_null() {
+        return Err(QvcStatus::NullArgument);
+    }
+    // SAFETY: non-null and, by the caller's contract, valid for reads;
+    // read_unaligned accepts any alignment, as packed C structs may have.
+    Ok(unsafe { ptr.read_unaligned() })
+}
+
+/// Checks an output pointer before anything is done.
+fn output<T>(ptr: *mut T) -> Result<*mut T, QvcStatus> {
+    if ptr.is_null() {
+        Err(QvcStatus::NullArgument)
+    } else {
+        Ok(ptr)
+    }
+}
+
+/// Writes `value` to `ptr`.
+///
+/// # Safety
+/// `ptr` is non-null (checked by [`output`]) and valid for writes of a `T`.
+unsafe fn store<T>(ptr: *mut T, value: T) {
+    // SAFETY: by the caller's contract; write_unaligned accepts any alignment.
+    unsafe { ptr.write_unaligned(value) }
+}
+
+/// A static description of `status`, for messages. Unknown values give
+/// "unknown status".
+#[no_mangle]
+pub extern "C" fn qvc_status_str(status: u32) -> *const c_char {
+    let text: &'static CStr = match status {
+        0 => c"success",
+        1 => c"a required pointer argument is NULL",
+        2 => c"invalid device handle (never realized, or already unrealized)",
+        3 => c"internal error in the vfio-ccw library (caught panic)",
+        4 => c"device realize failed",
+        5 => c"invalid argument",
+        _ => c"unknown status",
+    };
+    text.as_ptr()
+}
+
+/// Sets the function that receives the library's messages. `opaque` is
+/// passed back to it. A NULL `log_fn` sends messages to stderr again.
+/// Without a handler, messages go to stderr.
+#[no_mangle]
+pub extern "C" fn qvc_set_log_handler(log_fn: QvcLogFn, opaque: *mut c_void) -> QvcStatus {
+    boundary(|| {
+        let sink: Option<logging::Sink> = log_fn.map(|log_fn| {
+            let opaque = opaque as usize;
+            Box::new(move |level: log::Level, message: &str| {
+                let level = match level {
+                    log::Level::Error => QvcLogLevel::Error,
+                    log::Level::Warn => QvcLogLevel::Warn,
+                    log::Level::Info => QvcLogLevel::Info,
+                    _ => QvcLogLevel::Debug,
+                };
+                // Interior NULs cannot reach C; replace them.
+                let text = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+                // SAFETY: the shim registered `log_fn` with this `opaque`
+                // and promised it stays callable; `text` outlives the call.
+                unsafe { log_fn(opaque as *mut c_void, level, text.as_ptr()) }
+            }) as logging::Sink
+        });
+        logging::set_sink(sink);
+        Ok(())
+    })
+}
+
+/// Realizes the vfio-ccw device open on `fd`: checks it, finds its
+/// regions, connects its interrupts.
+///
+/// `fd` stays the caller's: the library never closes it, and it must stay
+/// open until [`qvc_device_unrealize`]. `name` names the device in every
+/// message (the host subchannel id, e.g. "0.0.0313"). `config` may be
+/// NULL for the defaults. On success `*handle_out` is the new handle. On
+/// `QVC_STATUS_REALIZE_FAILED`, `err_buf` (if not NULL) receives a
+/// NUL-terminated message of at most `err_len` bytes naming the device and
+/// the cause.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string; `config` is NULL or points
+/// to a `Config`; `handle_out` is NULL or writable; `err_buf` is NULL
+/// or writable for `err_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_realize(
+    fd: c_int,
+    name: *const c_char,
+    config: *const Config,
+    handle_out: *mut QvcHandle,
+    err_buf: *mut c_char,
+    err_len: usize,
+) -> QvcStatus {
+    boundary(|| {
+        if name.is_null() {
+            return Err(QvcStatus::NullArgument);
+        }
+        let handle_out = output(handle_out)?;
+        // SAFETY: non-null and NUL-terminated by the caller's contract.
+        let name = unsafe { CStr::from_ptr(name) }.to_string_lossy();
+        let config = if config.is_null() {
+            Config::default()
+        } else {
+            // SAFETY: non-null and readable by the caller's contract.
+            unsafe { input(config) }?
+        };
+        let fail = |message: &str| {
+            if !err_buf.is_null() && err_len > 0 {
+                let bytes = message.as_bytes();
+                let n = bytes.len().min(err_len - 1);
+                // SAFETY: `err_buf` is writable for `err_len` bytes and
+                // n + 1 <= err_len.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), err_buf.cast::<u8>(), n);
+                    *err_buf.add(n) = 0;
+                }
+            }
+            QvcStatus::RealizeFailed
+        };
+        if fd < 0 {
+            return Err(fail(&format!("vfio-ccw {name}: no device fd (fd {fd})")));
+        }
+        match Device::realize(Box::new(RawDeviceFd::new(fd)), &name, config) {
+            Ok(device) => {
+                // SAFETY: checked non-null; writable by the caller's contract.
+                unsafe { store(handle_out, register(device)) };
+                Ok(())
+            }
+            Err(e) => Err(fail(&e.to_string())),
+        }
+    })
+}
+
+/// Unrealizes the device: disconnects its interrupts (request, CRW, I/O),
+/// closes their eventfds, and invalidates `handle`. The device fd stays
+/// open (QEMU's VFIO code closes it).
+#[no_mangle]
+pub extern "C" fn qvc_device_unrealize(handle: QvcHandle) -> QvcStatus {
+    boundary(|| {
+        let shared = lock(&DEVICES)
+            .remove(&handle)
+            .ok_or(QvcStatus::InvalidHandle)?;
+        // The device drops (and disconnects) here unless a call on another
+        // thread still holds it; then it drops when that call returns.
+        drop(shared);
+        Ok(())
+    })
+}
+
+/// `*fd_out` = the eventfd to watch for `irq` (a `QvcIrq` value), or -1
+/// if that interrupt is not set up (no CRW region; no request interrupt on
+/// this kernel). The fd belongs to the library and closes at unrealize.
+///
+/// # Safety
+/// `fd_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_irq_fd(
+    handle: QvcHandle,
+    irq: u32,
+    fd_out: *mut c_int,
+) -> QvcStatus {
+    boundary(|| {
+        let fd_out = output(fd_out)?;
+        let irq = match irq {
+            0 => Irq::Io,
+            1 => Irq::Crw,
+            2 => Irq::Req,
+            _ => return Err(QvcStatus::InvalidArgument),
+        };
+        let shared = device(handle)?;
+        let fd = lock(&shared).irq_fd(irq).unwrap_or(-1);
+        // SAFETY: checked non-null; writable by the caller's contract.
+        unsafe { store(fd_out, fd) };
+        Ok(())
+    })
+}
+
+/// Runs `op` on the device and stores its outcome.
+///
+/// # Safety
+/// `out` is NULL or writable for a `Outcome`.
+unsafe fn outcome_call(
+    handle: QvcHandle,
+    out: *mut Outcome,
+    op: impl FnOnce(&mut Device) -> Result<Outcome, QvcStatus>,
+) -> QvcStatus {
+    boundary(|| {
+        let out = output(out)?;
+        let shared = device(handle)?;
+        let outcome = op(&mut lock(&shared))?;
+        // SAFETY: checked non-null; writable by the caller's contract.
+        unsafe { store(out, outcome) };
+        Ok(())
+    })
+}
+
+/// START SUBCHANNEL (`handle_request`). `orb` is `&sch->orb`, `current`
+/// is `&sch->curr_status`, `channel_prog` is `sch->channel_prog`.
+/// `out->ret` is the IOInstEnding; then apply `out->actions`.
+///
+/// # Safety
+/// `orb` and `current` are NULL or readable; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_start(
+    handle: QvcHandle,
+    orb: *const Orb,
+    current: *const Schib,
+    channel_prog: u32,
+    out: *mut Outcome,
+) -> QvcStatus {
+    // SAFETY: the pointers are checked inside and valid by contract.
+    unsafe {
+        outcome_call(handle, out, |device| {
+            let orb = input(orb)?;
+            let current = input(current)?;
+            Ok(device.start(&orb, &current, channel_prog))
+        })
+    }
+}
+
+/// HALT SUBCHANNEL (`handle_halt`). `out->ret` is 0 or a negative errno
+/// for css (-ENOSYS: no async region, emulate); then apply `out->actions`.
+///
+/// # Safety
+/// `current` is NULL or readable; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_halt(
+    handle: QvcHandle,
+    current: *const Schib,
+    channel_prog: u32,
+    out: *mut Outcome,
+) -> QvcStatus {
+    // SAFETY: the pointers are checked inside and valid by contract.
+    unsafe {
+        outcome_call(handle, out, |device| {
+            Ok(device.halt(&input(current)?, channel_prog))
+        })
+    }
+}
+
+/// CLEAR SUBCHANNEL (`handle_clear`). `out->ret` is 0 or a negative errno
+/// for css (-ENOSYS: no async region, emulate); then apply `out->actions`.
+///
+/// # Safety
+/// `current` is NULL or readable; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_clear(
+    handle: QvcHandle,
+    current: *const Schib,
+    channel_prog: u32,
+    out: *mut Outcome,
+) -> QvcStatus {
+    // SAFETY: the pointers are checked inside and valid by contract.
+    unsafe {
+        outcome_call(handle, out, |device| {
+            Ok(device.clear(&input(current)?, channel_prog))
+        })
+    }
+}
+
+/// STORE SUBCHANNEL (`handle_store`): refreshes the path masks from the
+/// host. `out->ret` is the IOInstEnding; then apply `out->actions`.
+///
+/// # Safety
+/// `current` is NULL or readable; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_store(
+    handle: QvcHandle,
+    current: *const Schib,
+    out: *mut Outcome,
+) -> QvcStatus {
+    // SAFETY: the pointers are checked inside and valid by contract.
+    unsafe { outcome_call(handle, out, |device| Ok(device.store(&input(current)?))) }
+}
+
+/// The I/O eventfd is readable: reads the IRB. Apply `out->actions`
+/// (none if the eventfd had not been signalled).
+///
+/// # Safety
+/// `current` is NULL or readable; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_io_interrupt(
+    handle: QvcHandle,
+    current: *const Schib,
+    out: *mut Outcome,
+) -> QvcStatus {
+    // SAFETY: the pointers are checked inside and valid by contract.
+    unsafe {
+        outcome_call(handle, out, |device| {
+            Ok(device.io_interrupt(&input(current)?))
+        })
+    }
+}
+
+/// The CRW eventfd is readable: stores up to `capacity` channel reports
+/// in `crws` and their number in `*count_out`; queue each with
+/// css_crw_add_to_queue. If more remain, the eventfd fires again.
+///
+/// # Safety
+/// `crws` is NULL or writable for `capacity` CRWs; `count_out` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_crw_interrupt(
+    handle: QvcHandle,
+    crws: *mut Crw,
+    capacity: usize,
+    count_out: *mut usize,
+) -> QvcStatus {
+    boundary(|| {
+        let crws = output(crws)?;
+        let count_out = output(count_out)?;
+        if capacity == 0 || !crws.is_aligned() {
+            return Err(QvcStatus::InvalidArgument);
+        }
+        let shared = device(handle)?;
+        // SAFETY: non-null, aligned, writable for `capacity` elements by
+        // the caller's contract; no other reference to it exists.
+        let crws = unsafe { std::slice::from_raw_parts_mut(crws, capacity) };
+        let count = lock(&shared).crw_interrupt(crws);
+        // SAFETY: checked non-null; writable by the caller's contract.
+        unsafe { store(count_out, count) };
+        Ok(())
+    })
+}
+
+/// The request eventfd is readable: `*unplug_out` is true when the host
+/// wants the device back and QEMU should unplug it (qdev_unplug).
+///
+/// # Safety
+/// `unplug_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qvc_device_req_interrupt(
+    handle: QvcHandle,
+    unplug_out: *mut bool,
+) -> QvcStatus {
+    boundary(|| {
+        let unplug_out = output(unplug_out)?;
+        let shared = device(handle)?;
+        let unplug = lock(&shared).req_interrupt();
+        // SAFETY: checked non-null; writable by the caller's contract.
+        unsafe { store(unplug_out, unplug) };
+        Ok(())
+    })
+}
+
+/// Device reset (VFIO_DEVICE_RESET). A failure of the reset itself is
+/// logged, naming the device, and is not a status: QEMU's reset has no
+/// way to fail.
+#[no_mangle]
+pub extern "C" fn qvc_device_reset(handle: QvcHandle) -> QvcStatus {
+    boundary(|| {
+        let shared = device(handle)?;
+        // Already reported through the log.
+        let _ = lock(&shared).reset();
+        Ok(())
+    })
+}
