@@ -319,19 +319,23 @@ pub unsafe extern "C" fn qvc_device_irq_fd(
     })
 }
 
-/// Runs `op` on the device and stores its outcome.
+/// Checks `out`, reads the inputs, then runs `op` on the device and
+/// stores its outcome: a NULL argument is reported whatever the handle.
 ///
 /// # Safety
-/// `out` is NULL or writable for a `Outcome`.
-unsafe fn outcome_call(
+/// `out` is NULL or writable for an `Outcome`; `inputs` reads only
+/// pointers valid by the caller's contract.
+unsafe fn outcome_call<T>(
     handle: QvcHandle,
     out: *mut Outcome,
-    op: impl FnOnce(&mut Device) -> Result<Outcome, QvcStatus>,
+    inputs: impl FnOnce() -> Result<T, QvcStatus>,
+    op: impl FnOnce(&mut Device, T) -> Outcome,
 ) -> QvcStatus {
     boundary(|| {
         let out = output(out)?;
+        let inputs = inputs()?;
         let shared = device(handle)?;
-        let outcome = op(&mut lock(&shared))?;
+        let outcome = op(&mut lock(&shared), inputs);
         // SAFETY: checked non-null; writable by the caller's contract.
         unsafe { store(out, outcome) };
         Ok(())
@@ -354,11 +358,12 @@ pub unsafe extern "C" fn qvc_device_start(
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
-        outcome_call(handle, out, |device| {
-            let orb = input(orb)?;
-            let current = input(current)?;
-            Ok(device.start(&orb, &current, channel_prog))
-        })
+        outcome_call(
+            handle,
+            out,
+            || Ok((input(orb)?, input(current)?)),
+            |device, (orb, current)| device.start(&orb, &current, channel_prog),
+        )
     }
 }
 
@@ -376,9 +381,12 @@ pub unsafe extern "C" fn qvc_device_halt(
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
-        outcome_call(handle, out, |device| {
-            Ok(device.halt(&input(current)?, channel_prog))
-        })
+        outcome_call(
+            handle,
+            out,
+            || input(current),
+            |device, current| device.halt(&current, channel_prog),
+        )
     }
 }
 
@@ -396,9 +404,12 @@ pub unsafe extern "C" fn qvc_device_clear(
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
-        outcome_call(handle, out, |device| {
-            Ok(device.clear(&input(current)?, channel_prog))
-        })
+        outcome_call(
+            handle,
+            out,
+            || input(current),
+            |device, current| device.clear(&current, channel_prog),
+        )
     }
 }
 
@@ -414,7 +425,14 @@ pub unsafe extern "C" fn qvc_device_store(
     out: *mut Outcome,
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
-    unsafe { outcome_call(handle, out, |device| Ok(device.store(&input(current)?))) }
+    unsafe {
+        outcome_call(
+            handle,
+            out,
+            || input(current),
+            |device, current| device.store(&current),
+        )
+    }
 }
 
 /// The I/O eventfd is readable: reads the IRB. Apply `out->actions`
@@ -430,9 +448,12 @@ pub unsafe extern "C" fn qvc_device_io_interrupt(
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
-        outcome_call(handle, out, |device| {
-            Ok(device.io_interrupt(&input(current)?))
-        })
+        outcome_call(
+            handle,
+            out,
+            || input(current),
+            |device, current| device.io_interrupt(&current),
+        )
     }
 }
 
