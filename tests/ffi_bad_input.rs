@@ -18,7 +18,7 @@ fn realize_fd(fd: i32) -> (QvcStatus, String) {
             fd,
             c"0.0.0313".as_ptr(),
             null(),
-            &mut handle,
+            &raw mut handle,
             err.as_mut_ptr(),
             err.len(),
         )
@@ -67,7 +67,7 @@ fn realize_refuses_null_name_and_null_handle_out() {
     // SAFETY: NULL pointers are part of the contract.
     unsafe {
         assert_eq!(
-            qvc_device_realize(3, null(), null(), &mut handle, null_mut(), 0),
+            qvc_device_realize(3, null(), null(), &raw mut handle, null_mut(), 0),
             QvcStatus::NullArgument
         );
         assert_eq!(
@@ -87,18 +87,16 @@ fn realize_truncates_its_message_to_the_buffer() {
             -1,
             c"0.0.0313".as_ptr(),
             null(),
-            &mut handle,
+            &raw mut handle,
             err.as_mut_ptr(),
             8,
         )
     };
     assert_eq!(status, QvcStatus::RealizeFailed);
     assert_eq!(err[7], 0);
-    // SAFETY: NUL-terminated above.
-    assert_eq!(
-        unsafe { CStr::from_ptr(err.as_ptr()) }.to_bytes(),
-        b"vfio-cc"
-    );
+    // SAFETY: NUL-terminated, as just checked.
+    let text = unsafe { CStr::from_ptr(err.as_ptr()) };
+    assert_eq!(text.to_bytes(), b"vfio-cc");
 }
 
 #[test]
@@ -114,35 +112,35 @@ fn every_operation_refuses_an_unknown_handle() {
         // SAFETY: all pointers are valid locals.
         unsafe {
             assert_eq!(
-                qvc_device_start(handle, &orb, &schib, 0, &mut out),
+                qvc_device_start(handle, &raw const orb, &raw const schib, 0, &raw mut out),
                 QvcStatus::InvalidHandle
             );
             assert_eq!(
-                qvc_device_halt(handle, &schib, 0, &mut out),
+                qvc_device_halt(handle, &raw const schib, 0, &raw mut out),
                 QvcStatus::InvalidHandle
             );
             assert_eq!(
-                qvc_device_clear(handle, &schib, 0, &mut out),
+                qvc_device_clear(handle, &raw const schib, 0, &raw mut out),
                 QvcStatus::InvalidHandle
             );
             assert_eq!(
-                qvc_device_store(handle, &schib, &mut out),
+                qvc_device_store(handle, &raw const schib, &raw mut out),
                 QvcStatus::InvalidHandle
             );
             assert_eq!(
-                qvc_device_io_interrupt(handle, &schib, &mut out),
+                qvc_device_io_interrupt(handle, &raw const schib, &raw mut out),
                 QvcStatus::InvalidHandle
             );
             assert_eq!(
-                qvc_device_crw_interrupt(handle, crws.as_mut_ptr(), crws.len(), &mut n),
+                qvc_device_crw_interrupt(handle, crws.as_mut_ptr(), crws.len(), &raw mut n),
                 QvcStatus::InvalidHandle
             );
             assert_eq!(
-                qvc_device_req_interrupt(handle, &mut unplug),
+                qvc_device_req_interrupt(handle, &raw mut unplug),
                 QvcStatus::InvalidHandle
             );
             assert_eq!(
-                qvc_device_irq_fd(handle, 0, &mut fd),
+                qvc_device_irq_fd(handle, 0, &raw mut fd),
                 QvcStatus::InvalidHandle
             );
         }
@@ -159,19 +157,19 @@ fn null_outputs_and_inputs_are_refused_before_the_handle_is_looked_up() {
     // SAFETY: NULL pointers are part of the contract.
     unsafe {
         assert_eq!(
-            qvc_device_start(1, null(), &schib, 0, &mut out),
+            qvc_device_start(1, null(), &raw const schib, 0, &raw mut out),
             QvcStatus::NullArgument
         );
         assert_eq!(
-            qvc_device_halt(1, null(), 0, &mut out),
+            qvc_device_halt(1, null(), 0, &raw mut out),
             QvcStatus::NullArgument
         );
         assert_eq!(
-            qvc_device_store(1, &schib, null_mut()),
+            qvc_device_store(1, &raw const schib, null_mut()),
             QvcStatus::NullArgument
         );
         assert_eq!(
-            qvc_device_io_interrupt(1, &schib, null_mut()),
+            qvc_device_io_interrupt(1, &raw const schib, null_mut()),
             QvcStatus::NullArgument
         );
         assert_eq!(qvc_device_irq_fd(1, 0, null_mut()), QvcStatus::NullArgument);
@@ -181,7 +179,7 @@ fn null_outputs_and_inputs_are_refused_before_the_handle_is_looked_up() {
         );
         let mut n = 0usize;
         assert_eq!(
-            qvc_device_crw_interrupt(1, null_mut(), 4, &mut n),
+            qvc_device_crw_interrupt(1, null_mut(), 4, &raw mut n),
             QvcStatus::NullArgument
         );
     }
@@ -191,10 +189,8 @@ fn null_outputs_and_inputs_are_refused_before_the_handle_is_looked_up() {
 fn irq_fd_refuses_an_unknown_irq() {
     let mut fd = 0;
     // SAFETY: valid local.
-    assert_eq!(
-        unsafe { qvc_device_irq_fd(1, 3, &mut fd) },
-        QvcStatus::InvalidArgument
-    );
+    let status = unsafe { qvc_device_irq_fd(1, 3, &raw mut fd) };
+    assert_eq!(status, QvcStatus::InvalidArgument);
 }
 
 #[test]
