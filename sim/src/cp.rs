@@ -248,7 +248,7 @@ impl ChannelProgram {
                     let idaws = read_idal(orb, ccw, dma)?;
                     let block = orb.idaw_block();
                     for (n, &idaw) in idaws.iter().enumerate() {
-                        let (at, len) = idaw_extent(idaw, n, count, block);
+                        let (at, len) = idaw_extent(idaws[0], idaw, n, count, block);
                         dma.check_pin(at, len)?;
                         pinned.push((at, len));
                     }
@@ -359,8 +359,8 @@ fn read_idaw(orb: &Orb, dma: &Dma, at: u64) -> Result<u64, Errno> {
 
 /// The bytes IDAW number `n` covers out of a CCW count `count`: the first
 /// runs to its block boundary, the others a block each.
-fn idaw_extent(idaw: u64, n: usize, count: u64, block: u64) -> (u64, u64) {
-    let first_len = (block - idaw % block).min(count);
+fn idaw_extent(first: u64, idaw: u64, n: usize, count: u64, block: u64) -> (u64, u64) {
+    let first_len = (block - first % block).min(count);
     if n == 0 {
         return (idaw, first_len);
     }
@@ -628,7 +628,7 @@ fn extents(orb: &Orb, link: &Link<'_>) -> Result<Vec<(u64, u64)>, Fault> {
                 if bad_format1 || (n > 0 && idaw % block != 0) {
                     return Err(Fault::Program(link.addr));
                 }
-                let (at, len) = idaw_extent(idaw, n, count, block);
+                let (at, len) = idaw_extent(idaws[0], idaw, n, count, block);
                 if len > 0 {
                     out.push((at, len));
                 }

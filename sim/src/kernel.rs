@@ -147,6 +147,8 @@ pub struct Kernel {
     me: Weak<Kernel>,
     io_mutex: Mutex<()>,
     inner: Mutex<Inner>,
+    /// Writes refused by the io_mutex trylock (not seen by fault rules).
+    contended: Mutex<Stats>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -240,6 +242,7 @@ impl Kernel {
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),
             io_mutex: Mutex::new(()),
+            contended: Mutex::new(Stats::default()),
             inner: Mutex::new(Inner {
                 compat: config.compat,
                 profile: config.profile,
@@ -331,7 +334,15 @@ impl Kernel {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        lock(&self.inner).stats.clone()
+        let mut s = lock(&self.inner).stats.clone();
+        let c = lock(&self.contended);
+        s.device_fd_syscalls += c.device_fd_syscalls;
+        s.ops.io_write += c.ops.io_write;
+        s.ops.cmd_write += c.ops.cmd_write;
+        for (errno, n) in &c.errors {
+            *s.errors.entry(*errno).or_insert(0) += n;
+        }
+        s
     }
 
     /// The driver's FSM state.
@@ -470,13 +481,15 @@ impl Kernel {
                 g.note(r)
             }
             Err(TryLockError::WouldBlock) => {
-                let mut g = lock(&self.inner);
-                g.stats.device_fd_syscalls += 1;
-                // The write still counts as an operation of its kind.
+                // The holder may be inside the channel with `inner` locked,
+                // so the refusal is counted on the side.
+                let mut c = lock(&self.contended);
+                c.device_fd_syscalls += 1;
                 if let Some(kind) = write_kind(offset) {
-                    g.stats.ops.bump(kind);
+                    c.ops.bump(kind);
                 }
-                g.note(Err(Errno::EAGAIN))
+                c.error(Errno::EAGAIN);
+                Err(Errno::EAGAIN)
             }
         }
     }

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The SCHIB and CRW regions and channel-path events (kernel-contract.md
+//! 4.3, 4.4, 7) and SSCH condition code 3.
+
+mod common;
+use common::*;
+use nix::errno::Errno;
+use qemu_vfio_ccw::kernel::DeviceFd;
+use vfio_ccw_sim::SimConfig;
+
+fn schib(fd: &dyn DeviceFd) -> [u8; 52] {
+    let mut b = [0u8; 52];
+    fd.read_at(&mut b, 0x800).unwrap();
+    b
+}
+
+fn crw(fd: &dyn DeviceFd) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    fd.read_at(&mut b, 0xc00).unwrap();
+    b
+}
+
+fn two_paths() -> SimConfig {
+    SimConfig {
+        chpids: [0x40, 0x41, 0, 0, 0, 0, 0, 0],
+        pim: 0xc0,
+        pam: 0xc0,
+        pom: 0xff,
+        ..SimConfig::default()
+    }
+}
+
+#[test]
+fn the_schib_describes_the_enabled_subchannel_big_endian() {
+    let r = rig();
+    let s = schib(&r.fd);
+    assert_eq!(s[4], 3 << 3, "ISC 3");
+    assert_eq!(s[5], 0x81, "enabled, device number valid");
+    assert_eq!(&s[6..8], &[0x01, 0x90]);
+    assert_eq!((s[8], s[11], s[14], s[15]), (0x80, 0x80, 0xff, 0x80));
+    assert_eq!(&s[16..24], &[0x40, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(s[27] & 0x01, 0x01, "concurrent sense");
+}
+
+#[test]
+fn lpum_names_the_path_the_last_start_used() {
+    let r = rig_with(two_paths());
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    ssch(&r.fd, orb(0, F | P, 0x40, 0x1000)).unwrap();
+    assert_eq!(schib(&r.fd)[10], 0x40);
+}
+
+#[test]
+fn chp_offline_queues_an_erc_6_crw_and_signals_it() {
+    let r = rig();
+    let efd = new_eventfd();
+    set_eventfd(&r.fd, 1, efd.as_fd_raw()).unwrap();
+    r.kernel.chp_offline(0x40);
+    assert_eq!(take(&efd), 1);
+    assert_eq!(crw(&r.fd), [0x04, 0x06, 0x00, 0x40, 0, 0, 0, 0]);
+    assert_eq!(crw(&r.fd), [0; 8], "empty queue reads zero");
+    assert_eq!(schib(&r.fd)[15], 0x00, "PAM");
+    r.kernel.chp_online(0x40);
+    assert_eq!(crw(&r.fd), [0x04, 0x02, 0x00, 0x40, 0, 0, 0, 0]);
+}
+
+#[test]
+fn a_crw_read_leaving_more_queued_signals_again() {
+    let r = rig();
+    let efd = new_eventfd();
+    r.kernel.chp_offline(0x40);
+    r.kernel.chp_online(0x40);
+    set_eventfd(&r.fd, 1, efd.as_fd_raw()).unwrap();
+    let mut pad = [0u8; 4];
+    r.fd.read_at(&mut pad, 0xc04).unwrap();
+    assert_eq!(pad, [0; 4]);
+    assert_eq!(take(&efd), 1, "one CRW left after reading only the pad");
+    assert_eq!(crw(&r.fd)[1], 0x02);
+    assert_eq!(take(&efd), 0);
+    assert_eq!(r.kernel.pending_crws(), 0);
+}
+
+#[test]
+fn events_for_a_chpid_the_subchannel_does_not_use_do_nothing() {
+    let r = rig();
+    r.kernel.chp_offline(0x99);
+    assert_eq!(r.kernel.pending_crws(), 0);
+}
+
+#[test]
+fn vary_off_changes_the_path_mask_without_a_crw() {
+    let r = rig_with(two_paths());
+    r.kernel.vary_off(0x41);
+    assert_eq!(schib(&r.fd)[8], 0x80);
+    assert_eq!(r.kernel.pending_crws(), 0);
+    r.kernel.vary_on(0x41);
+    assert_eq!(schib(&r.fd)[8], 0xc0);
+}
+
+#[test]
+fn ssch_on_an_offline_last_path_is_enodev() {
+    let r = rig();
+    r.kernel.chp_offline(0x40);
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::ENODEV));
+    let s = schib(&r.fd);
+    assert_eq!(s[9], 0x80, "PNOM");
+    assert_eq!(s[29] & 0x01, 0x01, "SCSW N");
+}
+
+#[test]
+fn ssch_on_an_offline_path_with_another_left_is_eacces() {
+    let r = rig_with(two_paths());
+    r.kernel.chp_offline(0x40);
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0x80, 0x1000)), Err(Errno::EACCES));
+    assert_eq!(
+        schib(&r.fd)[8],
+        0x40,
+        "the failed path left the usable mask"
+    );
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Ok(124));
+}
+
+#[test]
+fn the_schib_reports_the_host_intparm_not_the_guests() {
+    let r = rig();
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    ssch(&r.fd, orb(0xcafe_f00d, F | P, 0, 0x1000)).unwrap();
+    let s = schib(&r.fd);
+    assert_ne!(&s[0..4], &0xcafe_f00du32.to_be_bytes());
+    assert!(!irb(&r.fd)
+        .windows(4)
+        .any(|w| w == 0xcafe_f00du32.to_be_bytes()));
+}
