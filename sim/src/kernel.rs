@@ -125,6 +125,9 @@ struct Inner {
     /// last close.
     removal_pending: bool,
     repeat_thread: bool,
+    /// A removal request was made from inside an operation: the caller
+    /// (which holds the `Arc`) starts the repeat thread once unlocked.
+    spawn_repeats: bool,
     /// The mdev is gone: no new device fds.
     removed: bool,
     io: [u8; IO_SIZE],
@@ -250,6 +253,7 @@ impl Kernel {
                 open_count: 0,
                 removal_pending: false,
                 repeat_thread: false,
+                spawn_repeats: false,
                 removed: false,
                 io: [0; IO_SIZE],
                 cmd: [0; CMD_SIZE],
@@ -296,14 +300,16 @@ impl Kernel {
     /// (as the kernel pins and accesses the pages of a real mapping).
     pub fn dma_map(&self, iova: u64, vaddr: u64, size: u64, flags: u32) -> Result<(), Errno> {
         let _io = lock(&self.io_mutex);
-        let mut g = lock(&self.inner);
-        g.stats.ops.bump(OpKind::DmaMap);
-        let r = g.pre_faults(OpKind::DmaMap).and_then(|after| {
-            let r = g.dma.map(iova, vaddr, size, flags);
-            g.post_faults(&after);
-            r
-        });
-        g.note(r)
+        let g = lock(&self.inner);
+        self.finish(g, |g| {
+            g.stats.ops.bump(OpKind::DmaMap);
+            let r = g.pre_faults(OpKind::DmaMap).and_then(|after| {
+                let r = g.dma.map(iova, vaddr, size, flags);
+                g.post_faults(&after);
+                r
+            });
+            g.note(r)
+        })
     }
 
     /// `VFIO_IOMMU_UNMAP_DMA` (type1): removes the whole mappings inside
@@ -313,7 +319,14 @@ impl Kernel {
     /// does.
     pub fn dma_unmap(&self, iova: u64, size: u64) -> Result<u64, Errno> {
         let _io = lock(&self.io_mutex);
-        let mut g = lock(&self.inner);
+        let g = lock(&self.inner);
+        self.finish(g, |g| g.dma_unmap(iova, size))
+    }
+}
+
+impl Inner {
+    fn dma_unmap(&mut self, iova: u64, size: u64) -> Result<u64, Errno> {
+        let g = self;
         g.stats.ops.bump(OpKind::DmaUnmap);
         let r = g.pre_faults(OpKind::DmaUnmap).and_then(|after| {
             let r = g.dma.unmap_ranges(iova, size).map(|ranges| {
@@ -331,7 +344,9 @@ impl Kernel {
         });
         g.note(r)
     }
+}
 
+impl Kernel {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         let mut s = lock(&self.inner).stats.clone();
@@ -386,10 +401,8 @@ impl Kernel {
     /// [`REMOVAL_REPEAT`] while a device fd stays open; the mdev disappears
     /// at the last close (at once if none is open).
     pub fn unbind(&self) {
-        let start_thread = lock(&self.inner).request_removal();
-        if start_thread {
-            self.spawn_removal_repeats();
-        }
+        let g = lock(&self.inner);
+        self.finish(g, |g| g.request_removal());
     }
 
     /// The subchannel goes away: STSCH fails (SCHIB reads `ENODEV`), the
@@ -397,10 +410,8 @@ impl Kernel {
     /// (request IRQ).
     pub fn set_not_operational(&self) {
         let _io = lock(&self.io_mutex);
-        let start_thread = lock(&self.inner).not_operational();
-        if start_thread {
-            self.spawn_removal_repeats();
-        }
+        let g = lock(&self.inner);
+        self.finish(g, |g| g.not_operational());
     }
 
     /// An unsolicited interrupt (status alert, e.g. attention `0x80`) with
@@ -422,6 +433,18 @@ impl Kernel {
         let mut g = lock(&self.inner);
         g.faults = faults;
         g.fault_seen = [0; OpKind::ALL.len()];
+    }
+
+    /// Runs `f` on the locked state, then, unlocked, starts the removal
+    /// repeat thread if `f` asked for it.
+    fn finish<T>(&self, mut g: MutexGuard<'_, Inner>, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let r = f(&mut g);
+        let spawn = std::mem::take(&mut g.spawn_repeats);
+        drop(g);
+        if spawn {
+            self.spawn_removal_repeats();
+        }
+        r
     }
 
     fn spawn_removal_repeats(&self) {
@@ -459,26 +482,20 @@ impl Kernel {
 
     fn region_read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         let _io = lock(&self.io_mutex);
-        let mut g = lock(&self.inner);
-        g.stats.device_fd_syscalls += 1;
-        let r = g.region_read(buf, offset);
-        g.note(r)
+        let g = lock(&self.inner);
+        self.finish(g, |g| {
+            g.stats.device_fd_syscalls += 1;
+            let r = g.region_read(buf, offset);
+            g.note(r)
+        })
     }
 
     fn region_write(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
         match self.io_mutex.try_lock() {
-            Ok(_io) => {
-                let mut g = lock(&self.inner);
-                g.stats.device_fd_syscalls += 1;
-                let r = g.region_write(buf, offset);
-                g.note(r)
-            }
+            Ok(_io) => self.locked_write(buf, offset),
             Err(TryLockError::Poisoned(e)) => {
                 let _io = e.into_inner();
-                let mut g = lock(&self.inner);
-                g.stats.device_fd_syscalls += 1;
-                let r = g.region_write(buf, offset);
-                g.note(r)
+                self.locked_write(buf, offset)
             }
             Err(TryLockError::WouldBlock) => {
                 // The holder may be inside the channel with `inner` locked,
@@ -494,11 +511,22 @@ impl Kernel {
         }
     }
 
+    fn locked_write(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        let g = lock(&self.inner);
+        self.finish(g, |g| {
+            g.stats.device_fd_syscalls += 1;
+            let r = g.region_write(buf, offset);
+            g.note(r)
+        })
+    }
+
     fn ioctl<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T, Errno>) -> Result<T, Errno> {
-        let mut g = lock(&self.inner);
-        g.stats.device_fd_syscalls += 1;
-        let r = f(&mut g);
-        g.note(r)
+        let g = lock(&self.inner);
+        self.finish(g, |g| {
+            g.stats.device_fd_syscalls += 1;
+            let r = f(g);
+            g.note(r)
+        })
     }
 }
 
@@ -566,9 +594,7 @@ impl Inner {
                 FaultAction::ChpOnline(c) => self.chp_online(c),
                 FaultAction::VaryOff(c) => self.vary(c, false),
                 FaultAction::VaryOn(c) => self.vary(c, true),
-                FaultAction::NotOper if kind != OpKind::IoWrite => {
-                    self.not_operational();
-                }
+                FaultAction::NotOper if kind != OpKind::IoWrite => self.not_operational(),
                 other => rest.push(other),
             }
         }
@@ -579,11 +605,7 @@ impl Inner {
     fn post_faults(&mut self, actions: &[FaultAction]) {
         for a in actions {
             match *a {
-                FaultAction::Unbind => {
-                    // The repeat thread needs the Arc; the first request
-                    // fires here, repeats come only through `Kernel::unbind`.
-                    self.request_removal();
-                }
+                FaultAction::Unbind => self.request_removal(),
                 FaultAction::Unsolicited(d) => self.unsolicited(d),
                 _ => {}
             }
@@ -761,31 +783,30 @@ impl Inner {
     }
 
     /// The FSM NOT_OPER event plus the unregistration it schedules.
-    /// Returns whether a repeat thread should be started.
-    fn not_operational(&mut self) -> bool {
+    fn not_operational(&mut self) {
         self.sch.gone = true;
         self.sch.enabled = false;
         if self.state != FsmState::NotOper {
             self.not_operational_state();
         }
-        self.request_removal()
+        self.request_removal();
     }
 
-    /// Starts the removal of the mdev; returns whether the caller should
-    /// start the repeat thread.
-    fn request_removal(&mut self) -> bool {
+    /// Starts the removal of the mdev (see `spawn_repeats`).
+    fn request_removal(&mut self) {
         if self.removed {
-            return false;
+            return;
         }
         if self.open_count == 0 {
             self.removed = true;
-            return false;
+            return;
         }
         self.removal_pending = true;
         self.fire_request();
-        let start = !self.repeat_thread;
-        self.repeat_thread = true;
-        start
+        if !self.repeat_thread {
+            self.repeat_thread = true;
+            self.spawn_repeats = true;
+        }
     }
 
     fn fire_request(&mut self) {
@@ -882,9 +903,7 @@ impl Inner {
         match mode {
             StartMode::Complete => self.complete_stalled(),
             StartMode::Stall => {}
-            StartMode::NotOper => {
-                self.not_operational();
-            }
+            StartMode::NotOper => self.not_operational(),
         }
         Ok(())
     }
