@@ -4,6 +4,9 @@
  * The exported ABI through a device's whole life, as QEMU's shim drives
  * it: realize, SSCH, I/O interrupt, STSCH, HSCH, CSCH, reset, unrealize.
  */
+/* mmap's MAP_ANONYMOUS is not in strict C11. */
+#define _DEFAULT_SOURCE
+
 #include "qemu_vfio_ccw.h"
 #include "sim.h"
 
