@@ -384,8 +384,3 @@ impl Crw {
         self.flags == 0 && self.rsid == 0
     }
 }
-
-/// A region's `ret_code`/`command` word: a u32 in architecture byte order.
-pub fn be_u32(v: u32) -> [u8; 4] {
-    v.to_be_bytes()
-}
