@@ -1,4 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The simulated vfio-ccw host kernel.
+//!
+//! - [`Kernel`]: the driver model behind one mediated device, with the
+//!   container's DMA mappings and the host-side events (channel paths,
+//!   removal, unsolicited status);
+//! - [`SimDeviceFd`]: its device fd, an implementation of the library's
+//!   `DeviceFd` seam;
+//! - [`cp`]: channel-program translation (the kernel's cp.c) and the
+//!   channel that runs programs against a [`ccw_device::CcwDevice`];
+//! - [`faults`]: fault injection;
+//! - [`Stats`]: counters for tests and the launcher's report.
 
 pub mod ccw_device;
+pub mod config;
+pub mod cp;
+mod dma;
+pub mod faults;
+pub mod kernel;
+pub mod stats;
+
+pub use config::{Compat, KernelProfile, SimConfig};
+pub use dma::{DMA_READ, DMA_WRITE, PAGE_SIZE};
+pub use faults::{CapsCorruption, FaultAction, FaultRule, FaultScript};
+pub use kernel::{FsmState, Kernel, SimDeviceFd};
+pub use stats::{IrqCounts, OpCounts, OpKind, Stats};

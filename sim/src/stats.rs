@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Counters of what userspace asked of the simulated kernel and what the
+//! channel did, for test assertions and the launcher's exit report.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The kinds of operation userspace performs on the simulated kernel. The
+/// same kinds name the operations in fault scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpKind {
+    /// `pwrite` to the I/O region (index 0).
+    IoWrite,
+    /// `pread` from the I/O region.
+    IoRead,
+    /// `pwrite` to the async command region.
+    CmdWrite,
+    /// `pread` from the async command region.
+    CmdRead,
+    /// `pread` from the SCHIB region.
+    SchibRead,
+    /// `pread` from the CRW region.
+    CrwRead,
+    /// `VFIO_DEVICE_GET_INFO`.
+    GetDeviceInfo,
+    /// `VFIO_DEVICE_GET_REGION_INFO`.
+    GetRegionInfo,
+    /// `VFIO_DEVICE_GET_IRQ_INFO`.
+    GetIrqInfo,
+    /// `VFIO_DEVICE_SET_IRQS`.
+    SetIrqs,
+    /// `VFIO_DEVICE_RESET`.
+    Reset,
+    /// `VFIO_IOMMU_MAP_DMA`.
+    DmaMap,
+    /// `VFIO_IOMMU_UNMAP_DMA`.
+    DmaUnmap,
+}
+
+impl OpKind {
+    /// Every kind, in report order.
+    pub const ALL: [OpKind; 13] = [
+        OpKind::IoWrite,
+        OpKind::IoRead,
+        OpKind::CmdWrite,
+        OpKind::CmdRead,
+        OpKind::SchibRead,
+        OpKind::CrwRead,
+        OpKind::GetDeviceInfo,
+        OpKind::GetRegionInfo,
+        OpKind::GetIrqInfo,
+        OpKind::SetIrqs,
+        OpKind::Reset,
+        OpKind::DmaMap,
+        OpKind::DmaUnmap,
+    ];
+
+    /// The name used in fault scripts and reports (`io-write`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::IoWrite => "io-write",
+            OpKind::IoRead => "io-read",
+            OpKind::CmdWrite => "cmd-write",
+            OpKind::CmdRead => "cmd-read",
+            OpKind::SchibRead => "schib-read",
+            OpKind::CrwRead => "crw-read",
+            OpKind::GetDeviceInfo => "device-info",
+            OpKind::GetRegionInfo => "region-info",
+            OpKind::GetIrqInfo => "irq-info",
+            OpKind::SetIrqs => "set-irqs",
+            OpKind::Reset => "reset",
+            OpKind::DmaMap => "dma-map",
+            OpKind::DmaUnmap => "dma-unmap",
+        }
+    }
+
+    /// Parses a name as [`OpKind::name`] spells it; `get-device-info`,
+    /// `get-region-info` and `get-irq-info` are accepted too.
+    pub fn from_name(name: &str) -> Option<OpKind> {
+        let name = name.strip_prefix("get-").unwrap_or(name);
+        OpKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// How many operations of each kind userspace issued (failed ones included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    pub io_write: u64,
+    pub io_read: u64,
+    pub cmd_write: u64,
+    pub cmd_read: u64,
+    pub schib_read: u64,
+    pub crw_read: u64,
+    pub get_device_info: u64,
+    pub get_region_info: u64,
+    pub get_irq_info: u64,
+    pub set_irqs: u64,
+    pub reset: u64,
+    pub dma_map: u64,
+    pub dma_unmap: u64,
+}
+
+impl OpCounts {
+    /// The counter of `kind`.
+    pub fn get(&self, kind: OpKind) -> u64 {
+        match kind {
+            OpKind::IoWrite => self.io_write,
+            OpKind::IoRead => self.io_read,
+            OpKind::CmdWrite => self.cmd_write,
+            OpKind::CmdRead => self.cmd_read,
+            OpKind::SchibRead => self.schib_read,
+            OpKind::CrwRead => self.crw_read,
+            OpKind::GetDeviceInfo => self.get_device_info,
+            OpKind::GetRegionInfo => self.get_region_info,
+            OpKind::GetIrqInfo => self.get_irq_info,
+            OpKind::SetIrqs => self.set_irqs,
+            OpKind::Reset => self.reset,
+            OpKind::DmaMap => self.dma_map,
+            OpKind::DmaUnmap => self.dma_unmap,
+        }
+    }
+
+    pub(crate) fn bump(&mut self, kind: OpKind) -> u64 {
+        let c = match kind {
+            OpKind::IoWrite => &mut self.io_write,
+            OpKind::IoRead => &mut self.io_read,
+            OpKind::CmdWrite => &mut self.cmd_write,
+            OpKind::CmdRead => &mut self.cmd_read,
+            OpKind::SchibRead => &mut self.schib_read,
+            OpKind::CrwRead => &mut self.crw_read,
+            OpKind::GetDeviceInfo => &mut self.get_device_info,
+            OpKind::GetRegionInfo => &mut self.get_region_info,
+            OpKind::GetIrqInfo => &mut self.get_irq_info,
+            OpKind::SetIrqs => &mut self.set_irqs,
+            OpKind::Reset => &mut self.reset,
+            OpKind::DmaMap => &mut self.dma_map,
+            OpKind::DmaUnmap => &mut self.dma_unmap,
+        };
+        *c += 1;
+        *c
+    }
+}
+
+/// Eventfd signals the kernel sent, per IRQ index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IrqCounts {
+    /// I/O eventfd signals (one per IRB delivered while an eventfd was set).
+    pub io: u64,
+    /// CRW eventfd signals.
+    pub crw: u64,
+    /// Request eventfd signals.
+    pub req: u64,
+}
+
+/// A snapshot of the simulated kernel's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Operations by kind.
+    pub ops: OpCounts,
+    /// Failed operations by errno value (`EAGAIN` = 11, ...).
+    pub errors: BTreeMap<i32, u64>,
+    /// Eventfd signals.
+    pub interrupts: IrqCounts,
+    /// Every call on a device fd (reads, writes, ioctls).
+    pub device_fd_syscalls: u64,
+    /// Requests to remove the device (unbind) made to userspace: the first
+    /// one and the kernel's repeats while the device stays open.
+    pub removal_requests: u64,
+    /// START SUBCHANNELs issued to the (simulated) hardware.
+    pub ssch: u64,
+    /// HALT SUBCHANNELs issued.
+    pub hsch: u64,
+    /// CLEAR SUBCHANNELs issued.
+    pub csch: u64,
+    /// CCWs the channel executed, TICs included.
+    pub ccws_executed: u64,
+    /// Bytes the channel stored into guest memory (device reads).
+    pub bytes_read: u64,
+    /// Bytes the channel fetched from guest memory for the device (writes).
+    pub bytes_written: u64,
+}
+
+impl Stats {
+    pub(crate) fn error(&mut self, errno: nix::errno::Errno) {
+        *self.errors.entry(errno as i32).or_insert(0) += 1;
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "vfio-ccw-sim statistics")?;
+        writeln!(f, "  operations:")?;
+        for kind in OpKind::ALL {
+            let n = self.ops.get(kind);
+            if n != 0 {
+                writeln!(f, "    {:<12} {n}", kind.name())?;
+            }
+        }
+        writeln!(f, "  device fd syscalls: {}", self.device_fd_syscalls)?;
+        if self.errors.is_empty() {
+            writeln!(f, "  errors: none")?;
+        } else {
+            writeln!(f, "  errors:")?;
+            for (errno, n) in &self.errors {
+                let e = nix::errno::Errno::from_raw(*errno);
+                writeln!(f, "    {e:?} ({errno}) {n}")?;
+            }
+        }
+        writeln!(
+            f,
+            "  interrupts signalled: io {} crw {} req {}",
+            self.interrupts.io, self.interrupts.crw, self.interrupts.req
+        )?;
+        writeln!(f, "  removal requests: {}", self.removal_requests)?;
+        writeln!(
+            f,
+            "  channel: ssch {} hsch {} csch {}, {} CCWs executed",
+            self.ssch, self.hsch, self.csch, self.ccws_executed
+        )?;
+        write!(
+            f,
+            "  data: {} bytes stored to guest memory, {} bytes fetched from it",
+            self.bytes_read, self.bytes_written
+        )
+    }
+}
