@@ -117,6 +117,8 @@ mod consts {
     pub const SCSW_FCTL_START_FUNC: u16 = 0x4000;
     pub const SCSW_ACTL_DEVICE_ACTIVE: u16 = 0x0040;
     pub const SCSW_ACTL_SUBCH_ACTIVE: u16 = 0x0080;
+    pub const SCSW_ACTL_CLEAR_PEND: u16 = 0x0100;
+    pub const SCSW_ACTL_HALT_PEND: u16 = 0x0200;
     pub const SCSW_ACTL_START_PEND: u16 = 0x0400;
     pub const SCSW_STCTL_STATUS_PEND: u16 = 0x0001;
     pub const SCSW_STCTL_SECONDARY: u16 = 0x0002;

@@ -3,6 +3,9 @@
 //! <linux/vfio.h>: tests/c/uapi-layout.c prints the kernel headers'
 //! numbers, this test compares them with ours.
 
+// The ioctl numbers are c_ulong, which is u64 only on 64-bit hosts.
+#![allow(clippy::useless_conversion)]
+
 use std::collections::HashMap;
 use std::process::Command;
 
