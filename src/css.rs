@@ -117,6 +117,8 @@ mod consts {
     pub const SCSW_FCTL_START_FUNC: u16 = 0x4000;
     pub const SCSW_ACTL_DEVICE_ACTIVE: u16 = 0x0040;
     pub const SCSW_ACTL_SUBCH_ACTIVE: u16 = 0x0080;
+    pub const SCSW_ACTL_CLEAR_PEND: u16 = 0x0100;
+    pub const SCSW_ACTL_HALT_PEND: u16 = 0x0200;
     pub const SCSW_ACTL_START_PEND: u16 = 0x0400;
     pub const SCSW_STCTL_STATUS_PEND: u16 = 0x0001;
     pub const SCSW_STCTL_SECONDARY: u16 = 0x0002;
@@ -383,9 +385,4 @@ impl Crw {
     pub fn is_zero(&self) -> bool {
         self.flags == 0 && self.rsid == 0
     }
-}
-
-/// A region's `ret_code`/`command` word: a u32 in architecture byte order.
-pub fn be_u32(v: u32) -> [u8; 4] {
-    v.to_be_bytes()
 }

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Figures for the I/O path against the in-process simulated kernel:
+//! time per SSCH-to-interrupt round trip, heap allocations and device-fd
+//! calls per I/O, split into library and simulated-kernel time.
+//! Run with `scripts/bench`; prints, never asserts.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use qemu_vfio_ccw::css::{Orb, Pmcw, Schib, Scsw, ORB_CTRL0_MASK_PFCH};
+use qemu_vfio_ccw::device::{Config, Device};
+use qemu_vfio_ccw::kernel::DeviceFd;
+use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
+use vfio_ccw_sim::ccw_device::{dstat, CcwDevice, Response, Transfer};
+use vfio_ccw_sim::{Kernel, SimConfig};
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static KERNEL_NANOS: AtomicU64 = AtomicU64::new(0);
+static FD_CALLS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static IN_USERSPACE: Cell<bool> = const { Cell::new(true) };
+}
+
+struct Counting;
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if IN_USERSPACE.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+/// The device fd, timed and counted as kernel work.
+struct Timed(Box<dyn DeviceFd>);
+
+impl Timed {
+    fn enter<R>(&self, op: impl FnOnce(&dyn DeviceFd) -> R) -> R {
+        FD_CALLS.fetch_add(1, Ordering::Relaxed);
+        IN_USERSPACE.with(|u| u.set(false));
+        let start = Instant::now();
+        let result = op(&*self.0);
+        KERNEL_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        IN_USERSPACE.with(|u| u.set(true));
+        result
+    }
+}
+
+impl DeviceFd for Timed {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        self.enter(|fd| fd.read_at(buf, offset))
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        self.enter(|fd| fd.write_at(buf, offset))
+    }
+    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
+        self.enter(|fd| fd.get_device_info(info))
+    }
+    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
+        self.enter(|fd| fd.get_region_info(buf))
+    }
+    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
+        self.enter(|fd| fd.get_irq_info(info))
+    }
+    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
+        self.enter(|fd| fd.set_irqs(buf))
+    }
+    fn reset(&self) -> Result<(), Errno> {
+        self.enter(|fd| fd.reset())
+    }
+}
+
+/// A device that answers a no-operation at once: the I/O path itself.
+struct Nop;
+
+impl CcwDevice for Nop {
+    fn command(&mut self, _: u8, _: Transfer<'_>) -> Response {
+        Response {
+            dstat: dstat::CHANNEL_END | dstat::DEVICE_END,
+            len: 0,
+        }
+    }
+    fn sense(&self) -> [u8; 32] {
+        [0; 32]
+    }
+    fn reset(&mut self) {}
+}
+
+fn main() {
+    // cargo bench adds flags of its own (--bench): take the first number.
+    let ios: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200_000);
+    let kernel: Arc<Kernel> = Kernel::new(SimConfig::default(), Box::new(Nop));
+    // Guest RAM is page-aligned, as the IOMMU maps whole pages.
+    let ram_len = 1usize << 16;
+    // SAFETY: an anonymous private mapping, no address hint.
+    let ram = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            ram_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(ram, libc::MAP_FAILED);
+    // A no-operation CCW at 0x1000 (format 1, SLI, count 1).
+    // SAFETY: the mapping is ram_len bytes and writable; nothing else uses it.
+    unsafe {
+        std::slice::from_raw_parts_mut(ram.cast::<u8>(), ram_len)[0x1000..0x1008]
+            .copy_from_slice(&[0x03, 0x20, 0, 1, 0, 0, 0x20, 0])
+    };
+    kernel
+        .dma_map(0, ram as u64, ram_len as u64, 3)
+        .expect("dma map");
+    let fd = Box::new(Timed(Box::new(kernel.open_device().expect("open"))));
+    let mut device = Device::realize(fd, "0.0.0313", Config::default()).expect("realize");
+    let orb = Orb {
+        ctrl0: 0x0080 | ORB_CTRL0_MASK_PFCH,
+        lpm: 0xff,
+        cpa: 0x1000,
+        ..Orb::default()
+    };
+    let schib = Schib {
+        pmcw: Pmcw {
+            devno: 0x0313,
+            ..Pmcw::default()
+        },
+        scsw: Scsw {
+            ctrl: 0x4000 | 0x0400,
+            ..Scsw::default()
+        },
+        ..Schib::default()
+    };
+
+    let round = |device: &mut Device| {
+        assert_eq!(device.start(&orb, &schib, 0x1000).ret, 0);
+        assert_ne!(device.io_interrupt(&schib).actions, 0);
+    };
+    for _ in 0..1000 {
+        round(&mut device);
+    }
+    let (a0, k0, f0) = (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        KERNEL_NANOS.load(Ordering::Relaxed),
+        FD_CALLS.load(Ordering::Relaxed),
+    );
+    let start = Instant::now();
+    for _ in 0..ios {
+        round(&mut device);
+    }
+    let total = start.elapsed();
+    let kernel_time = Duration::from_nanos(KERNEL_NANOS.load(Ordering::Relaxed) - k0);
+    let per = |d: Duration| d.as_nanos() as f64 / ios as f64;
+    println!("I/O path, SSCH to interrupt, {ios} no-op channel programs on the simulated kernel");
+    println!(
+        "  round trip            {:8.0} ns/io  ({:.0} io/s)",
+        per(total),
+        ios as f64 / total.as_secs_f64()
+    );
+    println!(
+        "  in the library        {:8.0} ns/io",
+        per(total.saturating_sub(kernel_time))
+    );
+    println!("  in the simulated kernel {:6.0} ns/io", per(kernel_time));
+    println!(
+        "  heap allocations      {:8.3} /io",
+        (ALLOCATIONS.load(Ordering::Relaxed) - a0) as f64 / ios as f64
+    );
+    println!(
+        "  device-fd calls       {:8.3} /io  (+1 eventfd read)",
+        (FD_CALLS.load(Ordering::Relaxed) - f0) as f64 / ios as f64
+    );
+}

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared by the scripts: package installation and apt sources derived from
+# the machine's own Debian sources (never a hard-coded host).
+
+QVC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The first URI of the machine's Debian archive entry.
+debian_archive_uri() {
+    local f=/etc/apt/sources.list.d/debian.sources
+    [ -r "$f" ] || die "cannot read $f to derive apt sources"
+    awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }' "$f"
+}
+
+# add_apt_source NAME TYPES SUITE: an idempotent deb822 file next to the
+# machine's own, with the same archive and keyring.
+add_apt_source() {
+    local name=$1 types=$2 suite=$3 uri file
+    uri=$(debian_archive_uri)
+    [ -n "$uri" ] || die "no archive URI in /etc/apt/sources.list.d/debian.sources"
+    file=/etc/apt/sources.list.d/qvc-$name.sources
+    local want
+    want=$(printf 'Types: %s\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$types" "$uri" "$suite")
+    if [ ! -f "$file" ] || [ "$(cat "$file")" != "$want" ]; then
+        printf '%s\n' "$want" >"$file"
+        QVC_APT_UPDATED=
+    fi
+}
+
+apt_update_once() {
+    if [ -z "${QVC_APT_UPDATED:-}" ]; then
+        apt-get update -qq
+        QVC_APT_UPDATED=1
+    fi
+}
+
+# apt_install PKG...: installs what is missing.
+apt_install() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# pip_install SPEC...: into the project's own venv under build/.
+QVC_VENV=$QVC_ROOT/build/venv
+pip_install() {
+    if [ ! -x "$QVC_VENV/bin/python3" ]; then
+        python3 -m venv "$QVC_VENV" || die "python3 -m venv failed"
+    fi
+    "$QVC_VENV/bin/pip" install -q --disable-pip-version-check "$@"
+}

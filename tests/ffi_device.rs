@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The C ABI on a device: handles, panics caught at the boundary, and the
+//! log handler.
+
+mod common;
+
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::Mutex;
+
+use common::*;
+use nix::errno::Errno;
+use qemu_vfio_ccw::css::Schib;
+use qemu_vfio_ccw::device::{Config, Device, Outcome};
+use qemu_vfio_ccw::ffi::*;
+use qemu_vfio_ccw::kernel::DeviceFd;
+use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
+use vfio_ccw_sim::SimConfig;
+
+/// A kernel whose SCHIB region read hits a bug in the library's caller
+/// chain: the panic must stop at the boundary.
+struct PanicsOnRead(Box<dyn DeviceFd>);
+
+impl DeviceFd for PanicsOnRead {
+    fn read_at(&self, _: &mut [u8], _: u64) -> Result<usize, Errno> {
+        panic!("a bug below the C ABI");
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        self.0.write_at(buf, offset)
+    }
+    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
+        self.0.get_device_info(info)
+    }
+    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
+        self.0.get_region_info(buf)
+    }
+    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
+        self.0.get_irq_info(info)
+    }
+    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
+        self.0.set_irqs(buf)
+    }
+    fn reset(&self) -> Result<(), Errno> {
+        self.0.reset()
+    }
+}
+
+#[test]
+fn a_panic_below_the_abi_becomes_a_status() {
+    let guest = Guest::new(SimConfig::default());
+    let device = Device::realize(
+        Box::new(PanicsOnRead(guest.fd())),
+        "0.0.0313",
+        Config::default(),
+    )
+    .unwrap();
+    let handle = register(device);
+    let schib = Schib::default();
+    let mut out = Outcome::ret(42);
+    // SAFETY: valid locals.
+    let status = unsafe { qvc_device_store(handle, &raw const schib, &raw mut out) };
+    assert_eq!(status, QvcStatus::Panic);
+    assert_eq!(out, Outcome::ret(42), "no output after a panic");
+    assert_eq!(
+        qvc_device_unrealize(handle),
+        QvcStatus::Ok,
+        "the device can still be torn down"
+    );
+}
+
+#[test]
+fn an_unrealized_handle_is_refused() {
+    let guest = Guest::new(SimConfig::default());
+    let handle = register(guest.realize(Config::default()));
+    assert_eq!(qvc_device_reset(handle), QvcStatus::Ok);
+    assert_eq!(qvc_device_unrealize(handle), QvcStatus::Ok);
+    assert_eq!(qvc_device_reset(handle), QvcStatus::InvalidHandle);
+    assert_eq!(qvc_device_unrealize(handle), QvcStatus::InvalidHandle);
+}
+
+#[test]
+fn irq_fd_hands_out_the_eventfds_of_the_connected_interrupts() {
+    let guest = Guest::new(SimConfig::default());
+    let handle = register(guest.realize(Config::default()));
+    let mut fds = [0; 3];
+    for (irq, fd) in fds.iter_mut().enumerate() {
+        // SAFETY: valid local.
+        let status = unsafe { qvc_device_irq_fd(handle, irq as u32, fd) };
+        assert_eq!(status, QvcStatus::Ok);
+        assert!(*fd >= 0);
+    }
+    assert!(fds[0] != fds[1] && fds[1] != fds[2]);
+    qvc_device_unrealize(handle);
+}
+
+static MESSAGES: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn collect(opaque: *mut c_void, level: QvcLogLevel, message: *const c_char) {
+    assert_eq!(opaque as usize, 0x5eed);
+    // SAFETY: the library passes a NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    MESSAGES.lock().unwrap().push((level as u32, text));
+}
+
+#[test]
+fn library_messages_reach_the_log_handler_naming_the_device() {
+    let mut guest = Guest::new(SimConfig::default());
+    guest.ccw1(CPA, CMD_READ, 0, RECORD.len() as u16, DATA);
+    let handle = register(
+        Device::realize(
+            guest.fd(),
+            "0.0.0313",
+            Config {
+                force_orb_pfch: true,
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        qvc_set_log_handler(Some(collect), 0x5eed as *mut c_void),
+        QvcStatus::Ok
+    );
+    let mut orb = orb(CPA);
+    orb.ctrl0 &= !qemu_vfio_ccw::css::ORB_CTRL0_MASK_PFCH;
+    let schib = started_schib();
+    let mut out = Outcome::ret(0);
+    for _ in 0..2 {
+        // SAFETY: valid locals.
+        let status = unsafe {
+            qvc_device_start(handle, &raw const orb, &raw const schib, CPA, &raw mut out)
+        };
+        assert_eq!(status, QvcStatus::Ok);
+        // SAFETY: valid locals.
+        unsafe { qvc_device_io_interrupt(handle, &raw const schib, &raw mut out) };
+    }
+    assert_eq!(
+        qvc_set_log_handler(None, std::ptr::null_mut()),
+        QvcStatus::Ok
+    );
+    qvc_device_unrealize(handle);
+    let messages = MESSAGES.lock().unwrap();
+    let pfch: Vec<_> = messages
+        .iter()
+        .filter(|(_, m)| m.contains("PFCH"))
+        .collect();
+    assert_eq!(pfch.len(), 1, "warned once per device: {messages:?}");
+    assert_eq!(pfch[0].0, QvcLogLevel::Warn as u32);
+    assert!(
+        pfch[0].1.starts_with("vfio-ccw 0.0.0313: "),
+        "{}",
+        pfch[0].1
+    );
+}
