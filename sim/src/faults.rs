@@ -154,7 +154,13 @@ impl FaultScript {
 
     /// Adds a rule for the `nth` (1-based) operation of `kind`, applying
     /// once; chain [`FaultScript::times`] or [`FaultScript::always`] to widen
-    /// it. Panics if the action does not apply to the kind (a test bug).
+    /// it.
+    ///
+    /// # Panics
+    ///
+    /// If the action does not apply to the kind (e.g. `Stall` on a read):
+    /// the builder is for tests written in Rust, where that is a bug in the
+    /// test; text input goes through [`FaultScript::parse`], which reports it.
     pub fn on(mut self, kind: OpKind, nth: u64, action: FaultAction) -> Self {
         if let Err(e) = action.allowed_for(kind) {
             panic!("fault rule {} #{nth}: {e}", kind.name());

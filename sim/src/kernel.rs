@@ -299,7 +299,6 @@ impl Kernel {
     /// valid until it is unmapped. The channel reads and writes it there
     /// (as the kernel pins and accesses the pages of a real mapping).
     pub fn dma_map(&self, iova: u64, vaddr: u64, size: u64, flags: u32) -> Result<(), Errno> {
-        let _io = lock(&self.io_mutex);
         let g = lock(&self.inner);
         self.finish(g, |g| {
             g.stats.ops.bump(OpKind::DmaMap);
