@@ -18,6 +18,7 @@ mod dma;
 pub mod faults;
 pub mod kernel;
 pub mod stats;
+pub mod sysfs;
 
 pub use config::{Compat, KernelProfile, SimConfig};
 pub use dma::{DMA_READ, DMA_WRITE, PAGE_SIZE};
