@@ -12,10 +12,13 @@
 //! - [`Stats`]: counters for tests and the launcher's report.
 
 pub mod ccw_device;
+pub mod ckd;
 pub mod config;
 pub mod cp;
+pub mod dasd;
 mod dma;
 pub mod faults;
+pub mod ipl;
 pub mod kernel;
 pub mod stats;
 pub mod sysfs;

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! An IBM 3390 behind a 3990 control unit, backed by a CKD image: what
+//! QEMU's s390-ccw firmware needs to IPL from it (Sense ID, Read IPL,
+//! Seek, Search ID Equal, Read Data, Sense) plus Write Data, Read Count
+//! and Read Count-Key-Data.
+//!
+//! Orientation follows the disk: after a Seek the head is at the index
+//! point; each Search ID or Read Count looks at the next count field to
+//! pass under the head and moves past it; a search that passes the index
+//! point twice without a match is "no record found". Read and Write Data
+//! act on the record a search just matched, or else on the next record.
+
+use std::path::Path;
+
+use crate::ccw_device::{dstat, CcwDevice, Response, Transfer};
+use crate::ckd::{records, CkdError, CkdImage, Record};
+
+pub const CMD_WRITE_DATA: u8 = 0x05;
+pub const CMD_READ_IPL: u8 = 0x02;
+pub const CMD_NOP: u8 = 0x03;
+pub const CMD_SENSE: u8 = 0x04;
+pub const CMD_READ_DATA: u8 = 0x06;
+pub const CMD_SEEK: u8 = 0x07;
+pub const CMD_READ_COUNT: u8 = 0x12;
+pub const CMD_READ_CKD: u8 = 0x1e;
+pub const CMD_SEARCH_ID_EQUAL: u8 = 0x31;
+pub const CMD_READ_DATA_MT: u8 = 0x86;
+pub const CMD_SENSE_ID: u8 = 0xe4;
+
+/// Sense ID: control unit 3990 model E9, device 3390 model 0C.
+pub const SENSE_ID: [u8; 7] = [0xff, 0x39, 0x90, 0xe9, 0x33, 0x90, 0x0c];
+
+/// Sense byte 0 bits.
+pub const SENSE0_COMMAND_REJECT: u8 = 0x80;
+pub const SENSE0_EQUIPMENT_CHECK: u8 = 0x10;
+/// Sense byte 1 bits.
+pub const SENSE1_NO_RECORD_FOUND: u8 = 0x08;
+
+const END: u8 = dstat::CHANNEL_END | dstat::DEVICE_END;
+
+/// Opens the 3390 backed by the image at `path`.
+pub fn open_device(path: &Path) -> Result<Box<dyn CcwDevice>, CkdError> {
+    Ok(Box::new(Dasd3390::open(path)?))
+}
+
+pub struct Dasd3390 {
+    image: CkdImage,
+    cyl: u16,
+    head: u16,
+    track: Vec<u8>,
+    records: Vec<Record>,
+    /// Index of the record whose count field passes under the head next.
+    next: usize,
+    /// Index points passed since the last positioning.
+    index_passes: u8,
+    /// The record the previous command (a search) matched.
+    found: Option<usize>,
+    sense: [u8; 32],
+}
+
+impl Dasd3390 {
+    pub fn open(path: &Path) -> Result<Dasd3390, CkdError> {
+        let mut image = CkdImage::open(path)?;
+        let track = image.read_track(0, 0)?;
+        let records = records(&track).expect("read_track checked the track");
+        Ok(Dasd3390 {
+            image,
+            cyl: 0,
+            head: 0,
+            track,
+            records,
+            next: 0,
+            index_passes: 0,
+            found: None,
+            sense: [0; 32],
+        })
+    }
+
+    fn check(&mut self, byte0: u8, byte1: u8) -> Response {
+        self.sense = [0; 32];
+        self.sense[0] = byte0;
+        self.sense[1] = byte1;
+        Response {
+            dstat: END | dstat::UNIT_CHECK,
+            len: 0,
+        }
+    }
+
+    /// Moves the head to a track: the track becomes current, oriented at
+    /// its index point.
+    fn seek(&mut self, cyl: u16, head: u16) -> Result<(), Response> {
+        if u32::from(cyl) >= self.image.cylinders || u32::from(head) >= self.image.heads {
+            return Err(self.check(SENSE0_COMMAND_REJECT, 0));
+        }
+        if (cyl, head) != (self.cyl, self.head) {
+            match self.image.read_track(cyl, head) {
+                Ok(track) => {
+                    self.records = records(&track).expect("read_track checked the track");
+                    self.track = track;
+                    self.cyl = cyl;
+                    self.head = head;
+                }
+                Err(e) => {
+                    log::error!("3390: {e}");
+                    return Err(self.check(SENSE0_EQUIPMENT_CHECK, 0));
+                }
+            }
+        }
+        self.next = 0;
+        self.index_passes = 0;
+        Ok(())
+    }
+
+    /// The next count field under the head, moving past it; None after
+    /// the index point has gone by twice.
+    fn pass_count(&mut self) -> Option<usize> {
+        if self.next >= self.records.len() {
+            self.next = 0;
+            self.index_passes += 1;
+        }
+        if self.index_passes >= 2 {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        Some(i)
+    }
+
+    /// The record Read/Write Data act on: the one just found, or the next
+    /// data record (R0 is not one).
+    fn data_record(&mut self, found: Option<usize>) -> Option<usize> {
+        if found.is_some() {
+            return found;
+        }
+        loop {
+            let i = self.pass_count()?;
+            if self.records[i].count.record != 0 {
+                return Some(i);
+            }
+        }
+    }
+
+    fn read(&self, range: std::ops::Range<usize>, buf: &mut [u8]) -> Response {
+        let bytes = &self.track[range];
+        let n = bytes.len().min(buf.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        Response {
+            dstat: END,
+            len: bytes.len(),
+        }
+    }
+
+    fn write_data(&mut self, i: usize, data: &[u8]) -> Response {
+        let range = self.records[i].data_range();
+        let len = range.len();
+        // A short write pads the record, as the control unit does.
+        let n = data.len().min(len);
+        self.track[range.start..range.start + n].copy_from_slice(&data[..n]);
+        self.track[range.start + n..range.end].fill(0);
+        if let Err(e) = self.image.write_track(self.cyl, self.head, &self.track) {
+            log::error!("3390: {e}");
+            return self.check(SENSE0_EQUIPMENT_CHECK, 0);
+        }
+        Response { dstat: END, len }
+    }
+}
+
+impl CcwDevice for Dasd3390 {
+    fn command(&mut self, cmd: u8, data: Transfer<'_>) -> Response {
+        // Only the command right after a matching search acts on its record.
+        let found = self.found.take();
+        match (cmd, data) {
+            (CMD_SENSE_ID, Transfer::Read(buf)) => {
+                let n = buf.len().min(SENSE_ID.len());
+                buf[..n].copy_from_slice(&SENSE_ID[..n]);
+                Response {
+                    dstat: END,
+                    len: SENSE_ID.len(),
+                }
+            }
+            (CMD_SENSE, Transfer::Read(buf)) => {
+                let n = buf.len().min(32);
+                buf[..n].copy_from_slice(&self.sense[..n]);
+                self.sense = [0; 32];
+                Response {
+                    dstat: END,
+                    len: 32,
+                }
+            }
+            (CMD_NOP, _) => Response { dstat: END, len: 0 },
+            (CMD_READ_IPL, Transfer::Read(buf)) => {
+                if let Err(check) = self.seek(0, 0) {
+                    return check;
+                }
+                match self.records.iter().position(|r| r.count.record == 1) {
+                    Some(i) => {
+                        self.next = i + 1;
+                        self.read(self.records[i].data_range(), buf)
+                    }
+                    None => self.check(0, SENSE1_NO_RECORD_FOUND),
+                }
+            }
+            (CMD_SEEK, Transfer::Write(arg)) => {
+                if arg.len() < 6 || arg[0] != 0 || arg[1] != 0 {
+                    return self.check(SENSE0_COMMAND_REJECT, 0);
+                }
+                let cyl = u16::from_be_bytes([arg[2], arg[3]]);
+                let head = u16::from_be_bytes([arg[4], arg[5]]);
+                match self.seek(cyl, head) {
+                    Ok(()) => Response { dstat: END, len: 6 },
+                    Err(check) => check,
+                }
+            }
+            (CMD_SEARCH_ID_EQUAL, Transfer::Write(arg)) => {
+                if arg.len() < 5 {
+                    return self.check(SENSE0_COMMAND_REJECT, 0);
+                }
+                let Some(i) = self.pass_count() else {
+                    return self.check(0, SENSE1_NO_RECORD_FOUND);
+                };
+                if self.records[i].count.id()[..] == arg[..5] {
+                    self.found = Some(i);
+                    Response {
+                        dstat: END | dstat::STATUS_MODIFIER,
+                        len: 5,
+                    }
+                } else {
+                    Response { dstat: END, len: 5 }
+                }
+            }
+            (CMD_READ_DATA | CMD_READ_DATA_MT, Transfer::Read(buf)) => {
+                match self.data_record(found) {
+                    Some(i) => self.read(self.records[i].data_range(), buf),
+                    None => self.check(0, SENSE1_NO_RECORD_FOUND),
+                }
+            }
+            (CMD_WRITE_DATA, Transfer::Write(data)) => match found {
+                Some(i) => self.write_data(i, data),
+                // Writing needs orientation from a search.
+                None => self.check(SENSE0_COMMAND_REJECT, 0),
+            },
+            (CMD_READ_COUNT, Transfer::Read(buf)) => match self.pass_count() {
+                Some(i) => {
+                    let start = self.records[i].offset;
+                    self.read(start..start + 8, buf)
+                }
+                None => self.check(0, SENSE1_NO_RECORD_FOUND),
+            },
+            (CMD_READ_CKD, Transfer::Read(buf)) => match self.pass_count() {
+                Some(i) => {
+                    let record = self.records[i];
+                    self.read(record.offset..record.data_range().end, buf)
+                }
+                None => self.check(0, SENSE1_NO_RECORD_FOUND),
+            },
+            _ => self.check(SENSE0_COMMAND_REJECT, 0),
+        }
+    }
+
+    fn sense(&self) -> [u8; 32] {
+        self.sense
+    }
+
+    fn reset(&mut self) {
+        self.found = None;
+        self.next = 0;
+        self.index_passes = 0;
+        self.sense = [0; 32];
+    }
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Makes a 3390 volume IPLable: IPL1, IPL2 and the program records, the
+//! way QEMU's s390-ccw firmware IPLs a DASD (pc-bios/s390-ccw/dasd-ipl.c).
+//!
+//! - Record 1 (IPL1, 24 bytes): the IPL PSW (ESA/390, 31-bit, at the
+//!   entry point), a Read Data CCW for IPL2 and a TIC to it. The firmware
+//!   reads it to address 0 with Read IPL, then runs the Read itself after
+//!   a Seek and Search for record 2.
+//! - Record 2 (IPL2): a format-0 channel program that, for each program
+//!   record, seeks its track, searches its id (a TIC loops back until the
+//!   search matches) and reads it to its place in storage.
+//! - Record 3: the volume label. Program records follow, on track 0 and
+//!   the tracks after it.
+//!
+//! The firmware then jumps through the PSW at address 0 (a "load normal",
+//! which runs the program in ESA/390 mode).
+
+use std::path::Path;
+
+use crate::ckd::{append, records, CkdError, CkdImage, Count};
+
+/// Where IPL2's channel program is read to: above the prefix area.
+pub const IPL2_ADDRESS: u32 = 0x4000;
+/// The program's records' size (twelve fit a 3390 track).
+pub const PROGRAM_RECORD: usize = 4096;
+const EBCDIC_IPL1: [u8; 4] = [0xc9, 0xd7, 0xd3, 0xf1];
+const EBCDIC_IPL2: [u8; 4] = [0xc9, 0xd7, 0xd3, 0xf2];
+const EBCDIC_VOL1: [u8; 4] = [0xe5, 0xd6, 0xd3, 0xf1];
+
+const CCW_READ_DATA: u8 = 0x06;
+const CCW_SEEK: u8 = 0x07;
+const CCW_TIC: u8 = 0x08;
+const CCW_SEARCH_ID_EQUAL: u8 = 0x31;
+const CCW_FLAG_CC: u8 = 0x40;
+
+/// A format-0 CCW: command, 24-bit address, flags, count.
+fn ccw0(cmd: u8, cda: u32, flags: u8, count: u16) -> [u8; 8] {
+    let a = cda.to_be_bytes();
+    let c = count.to_be_bytes();
+    [cmd, a[1], a[2], a[3], flags, 0, c[0], c[1]]
+}
+
+/// Where the payload goes and starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Payload<'a> {
+    pub bytes: &'a [u8],
+    pub load_address: u32,
+    pub entry: u32,
+}
+
+fn err(image: &CkdImage, why: String) -> CkdError {
+    CkdError::Format(image.path().to_owned(), why)
+}
+
+/// Creates `path` as a `cylinders`-cylinder 3390 labelled `volser` that
+/// IPLs `payload`.
+pub fn make_ipl_volume(
+    path: &Path,
+    cylinders: u32,
+    volser: &str,
+    payload: &Payload<'_>,
+) -> Result<(), CkdError> {
+    let mut image = CkdImage::create(path, cylinders)?;
+    let end = u64::from(payload.load_address) + payload.bytes.len() as u64;
+    if end > 1 << 24 || payload.load_address < 0x10000 {
+        return Err(err(
+            &image,
+            format!(
+                "the payload must load between 64 KiB and 16 MiB (format-0 CCWs address 24 bits; \
+                 low storage belongs to the firmware): {:#x}..{end:#x}",
+                payload.load_address
+            ),
+        ));
+    }
+    if !(payload.load_address..end as u32).contains(&payload.entry) {
+        return Err(err(
+            &image,
+            format!("entry point {:#x} is outside the payload", payload.entry),
+        ));
+    }
+
+    // Program records: after the label on track 0, then twelve per track.
+    let chunks: Vec<&[u8]> = payload.bytes.chunks(PROGRAM_RECORD).collect();
+    let mut places = Vec::new();
+    let (mut cyl, mut head, mut record) = (0u16, 0u16, 4u8);
+    for _ in &chunks {
+        // Track 0 also holds IPL1, IPL2 and the label (records 1 to 3).
+        let last = if (cyl, head) == (0, 0) { 12 + 3 } else { 12 };
+        if record > last {
+            head += 1;
+            record = 1;
+            if u32::from(head) == image.heads {
+                head = 0;
+                cyl += 1;
+            }
+        }
+        places.push((cyl, head, record));
+        record += 1;
+    }
+    if places
+        .last()
+        .is_some_and(|&(c, _, _)| u32::from(c) >= image.cylinders)
+    {
+        return Err(err(
+            &image,
+            format!("the payload does not fit on {cylinders} cylinders"),
+        ));
+    }
+
+    // IPL2: per record Seek, Search, TIC back, Read; arguments after the CCWs.
+    let ccw_bytes = chunks.len() * 32;
+    let mut ipl2 = vec![0u8; ccw_bytes + chunks.len() * 16];
+    for (i, (chunk, &(c, h, r))) in chunks.iter().zip(&places).enumerate() {
+        let at = i * 32;
+        let base = IPL2_ADDRESS + at as u32;
+        let seek_arg = IPL2_ADDRESS + (ccw_bytes + i * 16) as u32;
+        let search_arg = seek_arg + 8;
+        let last = i + 1 == chunks.len();
+        let load = payload.load_address + (i * PROGRAM_RECORD) as u32;
+        ipl2[at..at + 8].copy_from_slice(&ccw0(CCW_SEEK, seek_arg, CCW_FLAG_CC, 6));
+        ipl2[at + 8..at + 16].copy_from_slice(&ccw0(
+            CCW_SEARCH_ID_EQUAL,
+            search_arg,
+            CCW_FLAG_CC,
+            5,
+        ));
+        ipl2[at + 16..at + 24].copy_from_slice(&ccw0(CCW_TIC, base + 8, 0, 0));
+        let flags = if last { 0 } else { CCW_FLAG_CC };
+        ipl2[at + 24..at + 32].copy_from_slice(&ccw0(
+            CCW_READ_DATA,
+            load,
+            flags,
+            chunk.len() as u16,
+        ));
+        let args = ccw_bytes + i * 16;
+        ipl2[args + 2..args + 4].copy_from_slice(&c.to_be_bytes());
+        ipl2[args + 4..args + 6].copy_from_slice(&h.to_be_bytes());
+        ipl2[args + 8..args + 10].copy_from_slice(&c.to_be_bytes());
+        ipl2[args + 10..args + 12].copy_from_slice(&h.to_be_bytes());
+        ipl2[args + 12] = r;
+    }
+    if IPL2_ADDRESS as usize + ipl2.len() > 0x10000 {
+        return Err(err(
+            &image,
+            "the payload needs too many records for one IPL2 program".into(),
+        ));
+    }
+
+    // IPL1: ESA/390 PSW (bit 12 set, 31-bit), Read IPL2 chained to a TIC.
+    let mut ipl1 = [0u8; 24];
+    ipl1[0..4].copy_from_slice(&0x0008_0000u32.to_be_bytes());
+    ipl1[4..8].copy_from_slice(&(0x8000_0000 | payload.entry).to_be_bytes());
+    ipl1[8..16].copy_from_slice(&ccw0(
+        CCW_READ_DATA,
+        IPL2_ADDRESS,
+        CCW_FLAG_CC,
+        ipl2.len() as u16,
+    ));
+    ipl1[16..24].copy_from_slice(&ccw0(CCW_TIC, IPL2_ADDRESS, 0, 0));
+
+    let mut label = [0x40u8; 80];
+    label[0..4].copy_from_slice(&EBCDIC_VOL1);
+    for (i, ch) in volser.bytes().take(6).enumerate() {
+        label[4 + i] = ascii_to_ebcdic(ch);
+    }
+
+    let mut track = image.read_track(0, 0)?;
+    let mut current = (0u16, 0u16);
+    let count = |cyl, head, record, key_len, data: &[u8]| Count {
+        cyl,
+        head,
+        record,
+        key_len,
+        data_len: data.len() as u16,
+    };
+    let put = |track: &mut Vec<u8>, c: Count, key: &[u8], data: &[u8], image: &CkdImage| {
+        append(track, c, key, data).map_err(|why| err(image, why))
+    };
+    put(
+        &mut track,
+        count(0, 0, 1, 4, &ipl1),
+        &EBCDIC_IPL1,
+        &ipl1,
+        &image,
+    )?;
+    put(
+        &mut track,
+        count(0, 0, 2, 4, &ipl2),
+        &EBCDIC_IPL2,
+        &ipl2,
+        &image,
+    )?;
+    put(
+        &mut track,
+        count(0, 0, 3, 4, &label),
+        &EBCDIC_VOL1,
+        &label,
+        &image,
+    )?;
+    for (chunk, &(c, h, r)) in chunks.iter().zip(&places) {
+        if (c, h) != current {
+            image.write_track(current.0, current.1, &track)?;
+            track = image.read_track(c, h)?;
+            current = (c, h);
+        }
+        put(&mut track, count(c, h, r, 0, chunk), &[], chunk, &image)?;
+    }
+    image.write_track(current.0, current.1, &track)?;
+    debug_assert!(records(&track).is_ok());
+    Ok(())
+}
+
+fn ascii_to_ebcdic(ch: u8) -> u8 {
+    match ch {
+        b'0'..=b'9' => 0xf0 + (ch - b'0'),
+        b'A'..=b'I' => 0xc1 + (ch - b'A'),
+        b'J'..=b'R' => 0xd1 + (ch - b'J'),
+        b'S'..=b'Z' => 0xe2 + (ch - b'S'),
+        b'a'..=b'z' => ascii_to_ebcdic(ch.to_ascii_uppercase()),
+        _ => 0x40,
+    }
+}
