@@ -84,12 +84,16 @@ fn payload_places(records: usize) -> Vec<(u16, u16, u8)> {
     v
 }
 
+/// A track's payload reads: (cylinder, head) and each record's number and
+/// length.
+type TrackReads = ((u16, u16), Vec<(u8, usize)>);
+
 /// The IPL2 channel program, built to live at [`IPL2_ADDR`].
 pub fn ipl2(payload_len: usize, load_addr: u32) -> Vec<u8> {
     let records = payload_len.div_ceil(PAYLOAD_RECORD);
     let places = payload_places(records);
     // Group the records by track, in order.
-    let mut tracks: Vec<((u16, u16), Vec<(u8, usize)>)> = Vec::new();
+    let mut tracks: Vec<TrackReads> = Vec::new();
     for (i, &(c, h, r)) in places.iter().enumerate() {
         let len = PAYLOAD_RECORD.min(payload_len - i * PAYLOAD_RECORD);
         match tracks.last_mut() {
