@@ -134,11 +134,15 @@ pub fn ipl2(payload_len: usize, load_addr: u32) -> Vec<u8> {
     ccws
 }
 
-/// The 80-byte VOL1 label record (EBCDIC).
+/// The 80-byte VOL1 label record, laid out as dasdinit writes it: volume
+/// serial, the VTOC pointer (cylinder 0 head 1 record 1, an empty track:
+/// there is no VTOC) and the owner, in EBCDIC.
 pub fn vol1(volser: &str) -> Vec<u8> {
-    let mut text = format!("VOL1{:<6}", volser);
-    text.push_str(&" ".repeat(80 - text.len()));
-    text.bytes().map(ebcdic).collect()
+    let mut v: Vec<u8> = format!("VOL1{volser:<6} ").bytes().map(ebcdic).collect();
+    v.extend_from_slice(&[0, 0, 0, 1, 1]);
+    v.extend(format!("{:25}{:<10}", "", "VFIOCCW").bytes().map(ebcdic));
+    v.resize(80, 0x40);
+    v
 }
 
 /// ASCII to EBCDIC (code page 037) for label characters.

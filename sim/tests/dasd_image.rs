@@ -231,6 +231,20 @@ fn mkvol_writes_a_volume_that_reads_back_its_payload() {
 }
 
 #[test]
+fn hercules_reads_a_mkvol_volume_as_far_as_a_dasdinit_one() {
+    // dasdls opens the image, reads VOL1 on track 0 and follows its VTOC
+    // pointer to track 1, which neither tool formats with a VTOC.
+    if !have_dasdinit("hercules_reads_a_mkvol_volume_as_far_as_a_dasdinit_one") {
+        return;
+    }
+    let v = volume("dasdls", 1, &payload(5000));
+    let out = Command::new("dasdls").arg(v.path()).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("F4DSCB record not found"), "{text}");
+}
+
+#[test]
 fn mkvol_refuses_a_payload_too_big_for_the_volume() {
     let input = Scratch::new("bigpayload");
     std::fs::write(input.path(), payload(200 * 4096)).unwrap();
