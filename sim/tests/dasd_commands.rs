@@ -338,3 +338,12 @@ fn write_data_through_the_channel_persists_across_reopening_the_image() {
     let (_, buf) = read(&mut d, cmd::READ_DATA, 4096);
     assert_eq!(buf, new);
 }
+
+#[test]
+fn read_ipl_of_a_volume_without_record_1_is_no_record_found() {
+    let s = Scratch::new("blank");
+    let mut d = Dasd::new(CkdImage::create(s.path(), 1).unwrap());
+    let (r, _) = read(&mut d, cmd::READ_IPL, 24);
+    assert_eq!(r.dstat, UC);
+    assert_eq!(d.sense()[1], sense::NO_RECORD_FOUND);
+}

@@ -259,3 +259,47 @@ fn mkvol_refuses_a_payload_too_big_for_the_volume() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("needs 17 tracks; 1 cylinders have 15"), "{e}");
 }
+
+#[test]
+fn a_track_whose_records_overflow_the_slot_is_not_written() {
+    use vfio_ccw_sim::ckd::{Record, Track};
+    let s = Scratch::new("overflow");
+    let img = CkdImage::create(s.path(), 1).unwrap();
+    let mut t = Track::formatted(0, 3);
+    for r in 1..=14 {
+        t.records.push(Record {
+            cyl: 0,
+            head: 3,
+            rec: r,
+            key: Vec::new(),
+            data: vec![r; 4096],
+        });
+    }
+    let e = img
+        .write_track(&t)
+        .expect_err("14 records of 4 KiB do not fit");
+    assert!(
+        e.to_string().contains("do not fit a 56832-byte track"),
+        "{e}"
+    );
+    assert_eq!(img.read_track(0, 3).unwrap(), Track::formatted(0, 3));
+}
+
+#[test]
+fn a_written_track_reads_back_equal() {
+    use vfio_ccw_sim::ckd::{Record, Track};
+    let s = Scratch::new("roundtrip");
+    let img = CkdImage::create(s.path(), 1).unwrap();
+    let mut t = Track::formatted(0, 9);
+    t.records.push(Record {
+        cyl: 0,
+        head: 9,
+        rec: 1,
+        key: vec![1, 2, 3],
+        data: vec![7; 300],
+    });
+    img.write_track(&t).unwrap();
+    drop(img);
+    let img = CkdImage::open(s.path(), false).unwrap();
+    assert_eq!(img.read_track(0, 9).unwrap(), t);
+}
