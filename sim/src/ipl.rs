@@ -192,6 +192,19 @@ pub fn check(spec: &IplSpec<'_>) -> Result<(), String> {
             spec.cylinders
         ));
     }
+    let load = u64::from(spec.load_addr);
+    let load_end = load + spec.payload.len() as u64;
+    if load_end > ADDR_LIMIT {
+        return Err(format!(
+            "payload 0x{load:x}..0x{load_end:x} ends above 16 MiB, which format-0 CCWs cannot address"
+        ));
+    }
+    if spec.entry >= 0x8000_0000 {
+        return Err(format!(
+            "entry point 0x{:x} is not a 31-bit address",
+            spec.entry
+        ));
+    }
     let ipl2_len = ipl2(spec.payload.len(), spec.load_addr).len();
     // IPL2 must fit track 0 beside IPL1, the label and the payload there.
     let track0 = 5
@@ -208,22 +221,9 @@ pub fn check(spec: &IplSpec<'_>) -> Result<(), String> {
         ));
     }
     let ipl2_end = u64::from(IPL2_ADDR) + ipl2_len as u64;
-    let load = u64::from(spec.load_addr);
-    let load_end = load + spec.payload.len() as u64;
     if load < ipl2_end {
         return Err(format!(
             "load address 0x{load:x} is below 0x{ipl2_end:x}, the end of IPL2 (at 0x{IPL2_ADDR:x})"
-        ));
-    }
-    if load_end > ADDR_LIMIT {
-        return Err(format!(
-            "payload 0x{load:x}..0x{load_end:x} ends above 16 MiB, which format-0 CCWs cannot address"
-        ));
-    }
-    if spec.entry >= 0x8000_0000 {
-        return Err(format!(
-            "entry point 0x{:x} is not a 31-bit address",
-            spec.entry
         ));
     }
     Ok(())

@@ -303,3 +303,39 @@ fn a_written_track_reads_back_equal() {
     let img = CkdImage::open(s.path(), false).unwrap();
     assert_eq!(img.read_track(0, 9).unwrap(), t);
 }
+
+fn spec_check(payload: &[u8], load_addr: u32, entry: u32) -> Result<(), String> {
+    vfio_ccw_sim::ipl::check(&vfio_ccw_sim::ipl::IplSpec {
+        cylinders: 100,
+        volser: "V1",
+        payload,
+        load_addr,
+        entry,
+    })
+}
+
+#[test]
+fn an_ipl_payload_must_end_below_16_mib() {
+    let e = spec_check(&payload(8192), 0xfff000, 0xfff000).unwrap_err();
+    assert!(e.contains("ends above 16 MiB"), "{e}");
+    let e = spec_check(&payload(8192), u32::MAX - 10, 0x10000).unwrap_err();
+    assert!(e.contains("ends above 16 MiB"), "{e}");
+}
+
+#[test]
+fn an_ipl_payload_must_load_above_ipl2() {
+    let e = spec_check(&payload(100), 0x2000, 0x2000).unwrap_err();
+    assert!(e.contains("is below 0x2030, the end of IPL2"), "{e}");
+}
+
+#[test]
+fn an_ipl_entry_point_must_be_31_bit() {
+    let e = spec_check(&payload(100), 0x10000, 0x8000_0000).unwrap_err();
+    assert!(e.contains("not a 31-bit address"), "{e}");
+}
+
+#[test]
+fn an_ipl2_program_too_big_for_track_0_is_refused() {
+    let e = spec_check(&payload(3000 * 4096), 0x10000, 0x10000).unwrap_err();
+    assert!(e.contains("too big for track 0"), "{e}");
+}
