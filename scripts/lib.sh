@@ -55,3 +55,8 @@ pip_install() {
     fi
     "$QVC_VENV/bin/pip" install -q --disable-pip-version-check "$@"
 }
+
+# How QEMU is configured here: s390x-softmmu only, no docs, tools, user
+# mode or downloads; the firmware is built from source, not installed.
+QVC_QEMU_CONFIGURE_FLAGS=(--target-list=s390x-softmmu --disable-docs --disable-tools
+    --disable-user --disable-download --disable-install-blobs)

@@ -62,7 +62,9 @@ impl fmt::Display for Error {
                     "cannot query the device (VFIO_DEVICE_GET_INFO): {}",
                     e.desc()
                 )?;
-                if *e == Errno::ENOTTY || *e == Errno::EBADF {
+                // ENOSYS: a user-mode emulator (qemu-user) that does not
+                // know the vfio ioctls answers so for any fd.
+                if matches!(*e, Errno::ENOTTY | Errno::EBADF | Errno::ENOSYS) {
                     write!(f, "; the fd is not an open vfio device")?;
                 }
                 Ok(())

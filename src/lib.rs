@@ -14,6 +14,7 @@ pub mod css;
 pub mod device;
 pub mod ending;
 pub mod error;
+#[cfg(feature = "c-abi")]
 pub mod ffi;
 pub mod irq;
 pub mod kernel;

@@ -51,7 +51,7 @@ fn realize_refuses_a_closed_fd() {
     assert_eq!(unsafe { libc::close(fd) }, 0);
     let (status, message) = realize_fd(fd);
     assert_eq!(status, QvcStatus::RealizeFailed);
-    assert!(message.contains("Bad file"), "{message}");
+    assert!(message.contains("not an open vfio device"), "{message}");
 }
 
 #[test]

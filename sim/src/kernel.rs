@@ -210,12 +210,17 @@ fn eventfd_get(fd: RawFd) -> Result<OwnedFd, Errno> {
     if link.as_os_str() != "anon_inode:[eventfd]" {
         return Err(Errno::EINVAL);
     }
-    // SAFETY: `fd` is open (checked above); F_DUPFD_CLOEXEC returns a new
-    // descriptor that nothing else owns.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    // dup(2) then FD_CLOEXEC rather than F_DUPFD_CLOEXEC: the same to a
+    // kernel, but qemu-user (the s390x test lane) keeps its eventfd byte
+    // swapping across dup only.
+    // SAFETY: `fd` is open (checked above); dup returns a new descriptor
+    // that nothing else owns.
+    let dup = unsafe { libc::dup(fd) };
     if dup < 0 {
         return Err(Errno::last());
     }
+    // SAFETY: `dup` is ours; F_SETFD only changes its flags.
+    unsafe { libc::fcntl(dup, libc::F_SETFD, libc::FD_CLOEXEC) };
     // SAFETY: `dup` was just created and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }

@@ -23,6 +23,7 @@ pub mod faults;
 pub mod ipl;
 pub mod kernel;
 pub mod stats;
+pub mod sysfs;
 
 pub use config::{Compat, KernelProfile, SimConfig};
 pub use dma::{DMA_READ, DMA_WRITE, PAGE_SIZE};

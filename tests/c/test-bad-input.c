@@ -80,7 +80,7 @@ int main(void)
     closed_fd = dup(fd);
     close(closed_fd);
     CHECK(realize_fd(closed_fd, err, sizeof(err)) == QVC_STATUS_REALIZE_FAILED);
-    CHECK(strstr(err, "Bad file") != NULL);
+    CHECK(strstr(err, "not an open vfio device") != NULL);
     close(fd);
 
     /* A negative fd, and no room for the message. */

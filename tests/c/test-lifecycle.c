@@ -4,8 +4,10 @@
  * The exported ABI through a device's whole life, as QEMU's shim drives
  * it: realize, SSCH, I/O interrupt, STSCH, HSCH, CSCH, reset, unrealize.
  */
-/* mmap's MAP_ANONYMOUS is not in strict C11. */
-#define _DEFAULT_SOURCE
+/* MAP_ANONYMOUS and dladdr are not in strict C11. */
+#define _GNU_SOURCE
+
+#include <dlfcn.h>
 
 #include "qemu_vfio_ccw.h"
 #include "sim.h"
@@ -68,6 +70,21 @@ int main(void)
 
     if (sim_open(&sim) < 0) {
         return 1;
+    }
+
+    /*
+     * The ABI under test is the library's, not a copy that a preloaded
+     * simulator could shadow it with.
+     */
+    {
+        Dl_info where;
+        QvcStatus (*realize)(int, const char *, const QvcConfig *,
+                             QvcHandle *, char *, size_t) = qvc_device_realize;
+        void *addr;
+
+        memcpy(&addr, &realize, sizeof(addr));
+        CHECK(dladdr(addr, &where) && where.dli_fname &&
+              strstr(where.dli_fname, "libqemu_vfio_ccw"));
     }
     CHECK(qvc_set_log_handler(count_messages, &messages) == QVC_STATUS_OK);
 

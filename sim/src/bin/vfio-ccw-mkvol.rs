@@ -1,74 +1,81 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! vfio-ccw-mkvol: writes a formatted 3390 IPL volume (a Hercules CKD
-//! image) that IPLs a payload: see `vfio_ccw_sim::ipl`.
+//! `vfio-ccw-mkvol`: makes 3390 volumes (Hercules CKD images) for the
+//! simulated kernel, empty or IPLable.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vfio_ccw_sim::ipl::{make_volume, IplSpec};
+use vfio_ccw_sim::ckd::CkdImage;
+use vfio_ccw_sim::ipl::{make_ipl_volume, Payload};
 
-const USAGE: &str = "usage: vfio-ccw-mkvol [--cylinders N] [--volser SERIAL] \
-[--load ADDR] [--entry ADDR] PAYLOAD IMAGE
-  Creates IMAGE, a 3390 of N cylinders (default 10), whose IPL reads the
-  PAYLOAD file into storage at ADDR (default 0x10000) and starts it at the
-  entry point (default: the load address). Numbers may be 0x-prefixed hex.";
+const USAGE: &str = "\
+usage: vfio-ccw-mkvol create [--cylinders N] IMAGE
+       vfio-ccw-mkvol ipl [--cylinders N] [--volser SERIAL] --payload FILE
+                          --load-address ADDR [--entry ADDR] IMAGE
 
-fn number(opt: &str, v: Option<String>) -> Result<u32, String> {
-    let v = v.ok_or_else(|| format!("{opt} needs a value"))?;
-    let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+create: a formatted 3390 (every track holds R0), as Hercules' dasdinit makes.
+ipl:    a 3390 that QEMU's s390-ccw firmware IPLs: IPL1, IPL2 and the
+        payload's records, loaded at ADDR and entered at --entry (default:
+        the load address). Addresses are hex (0x...) or decimal.
+Cylinders default to 10.";
+
+fn number(option: &str, text: &str) -> Result<u32, String> {
+    let parsed = match text.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16),
-        None => v.parse(),
+        None => text.parse(),
     };
-    parsed.map_err(|e| format!("{opt} {v:?}: {e}"))
+    parsed.map_err(|_| format!("{option} {text}: expected a number"))
 }
 
-fn run() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let mut cylinders = 10;
-    let mut volser = "IPLVOL".to_string();
-    let mut load = 0x10000;
-    let mut entry = None;
-    let mut files = Vec::new();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--cylinders" => cylinders = number(&a, args.next())?,
-            "--volser" => volser = args.next().ok_or("--volser needs a value")?,
-            "--load" => load = number(&a, args.next())?,
-            "--entry" => entry = Some(number(&a, args.next())?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
-            _ => files.push(PathBuf::from(a)),
+fn run(args: Vec<String>) -> Result<(), String> {
+    let mut args = args.into_iter();
+    let verb = args.next().ok_or(USAGE)?;
+    let (mut cylinders, mut volser, mut payload, mut load, mut entry, mut image) =
+        (10, "VFIOCC".to_string(), None, None, None, None);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--cylinders" => cylinders = number("--cylinders", &value()?)?,
+            "--volser" => volser = value()?,
+            "--payload" => payload = Some(PathBuf::from(value()?)),
+            "--load-address" => load = Some(number("--load-address", &value()?)?),
+            "--entry" => entry = Some(number("--entry", &value()?)?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            path if !path.starts_with('-') && image.is_none() => image = Some(PathBuf::from(path)),
+            other => return Err(format!("unexpected argument '{other}'\n\n{USAGE}")),
         }
     }
-    let [payload, image] = <[PathBuf; 2]>::try_from(files)
-        .map_err(|_| format!("need a payload file and an image file\n{USAGE}"))?;
-    let bytes =
-        std::fs::read(&payload).map_err(|e| format!("payload {}: {e}", payload.display()))?;
-    let spec = IplSpec {
-        cylinders,
-        volser: &volser,
-        payload: &bytes,
-        load_addr: load,
-        entry: entry.unwrap_or(load),
-    };
-    make_volume(&image, &spec).map_err(|e| e.to_string())?;
-    println!(
-        "{}: 3390, {cylinders} cylinders, volser {volser}, {} payload bytes at 0x{load:x}, entry 0x{:x}",
-        image.display(),
-        bytes.len(),
-        spec.entry
-    );
+    let image = image.ok_or(format!("no IMAGE given\n\n{USAGE}"))?;
+    match verb.as_str() {
+        "create" => {
+            CkdImage::create(&image, cylinders).map_err(|e| e.to_string())?;
+        }
+        "ipl" => {
+            let path = payload.ok_or("ipl needs --payload FILE")?;
+            let load_address = load.ok_or("ipl needs --load-address ADDR")?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("--payload {}: {e}", path.display()))?;
+            if bytes.is_empty() {
+                return Err(format!("--payload {}: the file is empty", path.display()));
+            }
+            let payload = Payload {
+                bytes: &bytes,
+                load_address,
+                entry: entry.unwrap_or(load_address),
+            };
+            make_ipl_volume(&image, cylinders, &volser, &payload).map_err(|e| e.to_string())?;
+        }
+        "-h" | "--help" => return Err(USAGE.into()),
+        other => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
+    }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    match run() {
+    match run(std::env::args().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("vfio-ccw-mkvol: {e}");
+        Err(message) => {
+            eprintln!("vfio-ccw-mkvol: {message}");
             ExitCode::FAILURE
         }
     }

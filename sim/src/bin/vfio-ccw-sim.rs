@@ -1,1 +1,326 @@
-fn main() {}
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! `vfio-ccw-sim run [OPTIONS] -- COMMAND...`: runs COMMAND (QEMU, a test)
+//! against the simulated vfio-ccw host kernel.
+//!
+//! In a private mount namespace (nothing outside changes, nothing to clean
+//! up) it puts tmpfs over `/sys/devices` and `/sys/bus` with the real
+//! `system` and `virtual` trees bound back, builds the subchannel and mdev
+//! there, preloads the interposer that answers `/dev/vfio`, and hands
+//! COMMAND the `sysfsdev=` path (`@SYSFSDEV@` in its arguments, and
+//! `VFIO_CCW_SIM_SYSFSDEV`). At exit it prints what the kernel saw.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use vfio_ccw_sim::sysfs::{self, Layout};
+
+const USAGE: &str = "\
+usage: vfio-ccw-sim run [OPTIONS] -- COMMAND [ARG...]
+
+Runs COMMAND against a simulated vfio-ccw host kernel: a 3390 DASD behind a
+subchannel, exposed as a mediated device. '@SYSFSDEV@' in COMMAND's arguments
+becomes the mdev's sysfs path (also in $VFIO_CCW_SIM_SYSFSDEV).
+
+options:
+  --dasd IMAGE        the 3390 volume (a Hercules CKD image; see vfio-ccw-mkvol)
+  --schid C.S.XXXX    host subchannel id (default 0.0.0313)
+  --devno C.S.XXXX    device number (default 0.0.0190)
+  --chpid XX          the channel path's CHPID, hex (default 40)
+  --faults FILE       fault script (docs/simulator.md)
+  --compat qemu-c     byte order of the stock upstream C device on this host
+  --stats FILE        also write the kernel's counters to FILE
+  --group N           IOMMU group number (default 7)
+
+Needs root: it unshares the mount namespace.";
+
+const UUID: &str = "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313";
+
+struct Options {
+    dasd: Option<PathBuf>,
+    schid: String,
+    devno: String,
+    chpid: u8,
+    faults: Option<PathBuf>,
+    compat: Option<String>,
+    stats: Option<PathBuf>,
+    group: u32,
+    command: Vec<OsString>,
+}
+
+fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
+    match args.next().as_ref().and_then(|a| a.to_str()) {
+        Some("run") => {}
+        Some("-h" | "--help") | None => return Err(USAGE.into()),
+        Some(other) => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
+    }
+    let mut o = Options {
+        dasd: None,
+        schid: "0.0.0313".into(),
+        devno: "0.0.0190".into(),
+        chpid: 0x40,
+        faults: None,
+        compat: None,
+        stats: None,
+        group: 7,
+        command: Vec::new(),
+    };
+    while let Some(arg) = args.next() {
+        let arg = arg
+            .to_str()
+            .ok_or("arguments before -- must be text")?
+            .to_owned();
+        if arg == "--" {
+            o.command = args.collect();
+            break;
+        }
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--dasd" => o.dasd = Some(value()?.into()),
+            "--schid" => o.schid = value()?.to_string_lossy().into_owned(),
+            "--devno" => o.devno = value()?.to_string_lossy().into_owned(),
+            "--chpid" => {
+                let v = value()?;
+                o.chpid = u8::from_str_radix(&v.to_string_lossy(), 16)
+                    .map_err(|_| format!("--chpid {}: expected a hex byte", v.to_string_lossy()))?;
+            }
+            "--faults" => o.faults = Some(value()?.into()),
+            "--compat" => {
+                let v = value()?.to_string_lossy().into_owned();
+                if v != "qemu-c" {
+                    return Err(format!(
+                        "--compat {v}: the only compatibility mode is qemu-c"
+                    ));
+                }
+                o.compat = Some(v);
+            }
+            "--stats" => o.stats = Some(value()?.into()),
+            "--group" => {
+                let v = value()?.to_string_lossy().into_owned();
+                o.group = v
+                    .parse()
+                    .map_err(|_| format!("--group {v}: expected a number"))?;
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
+        }
+    }
+    if o.command.is_empty() {
+        return Err(format!("no command given after --\n\n{USAGE}"));
+    }
+    let Some(dasd) = &o.dasd else {
+        return Err("--dasd IMAGE is required: the subchannel needs a volume".into());
+    };
+    if !dasd.is_file() {
+        return Err(format!("--dasd {}: no such file", dasd.display()));
+    }
+    Ok(o)
+}
+
+fn bus_id(name: &str, text: &str) -> Result<(u8, u8, u16), String> {
+    let bad = || format!("{name} {text}: expected a bus id like 0.0.0313");
+    let parts: Vec<&str> = text.split('.').collect();
+    let [c, s, x] = parts.as_slice() else {
+        return Err(bad());
+    };
+    Ok((
+        u8::from_str_radix(c, 16).map_err(|_| bad())?,
+        u8::from_str_radix(s, 16).map_err(|_| bad())?,
+        u16::from_str_radix(x, 16).map_err(|_| bad())?,
+    ))
+}
+
+/// The interposer: $VFIO_CCW_SIM_PRELOAD, or next to this binary.
+fn preload() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("VFIO_CCW_SIM_PRELOAD") {
+        return Ok(path.into());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let path = exe.with_file_name("libvfio_ccw_sim_preload.so");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "the interposer {} is missing: build it with `cargo build -p vfio-ccw-sim-preload` \
+             (same profile) or set VFIO_CCW_SIM_PRELOAD",
+            path.display()
+        ))
+    }
+}
+
+/// Private mounts with tmpfs over /sys/devices and /sys/bus, the real
+/// `system` and `virtual` trees kept (QEMU reads CPU and memory details).
+fn private_sysfs() -> Result<(), String> {
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| {
+        format!("cannot create a private mount namespace ({e}): vfio-ccw-sim run needs root")
+    })?;
+    let none: Option<&str> = None;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .map_err(|e| format!("cannot make the mounts private: {e}"))?;
+    let keep = std::env::temp_dir().join(format!("vfio-ccw-sim-{}", std::process::id()));
+    let mut kept = Vec::new();
+    for tree in ["system", "virtual"] {
+        let real = Path::new("/sys/devices").join(tree);
+        if !real.is_dir() {
+            continue;
+        }
+        let hold = keep.join(tree);
+        std::fs::create_dir_all(&hold).map_err(|e| format!("{}: {e}", hold.display()))?;
+        mount(
+            Some(&real),
+            &hold,
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            none,
+        )
+        .map_err(|e| format!("cannot keep {}: {e}", real.display()))?;
+        kept.push((hold, real));
+    }
+    for dir in ["/sys/devices", "/sys/bus"] {
+        mount(
+            Some("tmpfs"),
+            dir,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("mode=0755"),
+        )
+        .map_err(|e| format!("cannot mount tmpfs on {dir}: {e}"))?;
+    }
+    for (hold, real) in kept {
+        std::fs::create_dir_all(&real).map_err(|e| format!("{}: {e}", real.display()))?;
+        mount(Some(&hold), &real, none, MsFlags::MS_MOVE, none)
+            .map_err(|e| format!("cannot put back {}: {e}", real.display()))?;
+    }
+    let _ = std::fs::remove_dir_all(&keep);
+    Ok(())
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(signal: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Passes termination signals on to the command, so that `timeout` or a
+/// Ctrl-C ends QEMU too, and the report still comes.
+fn forward_signals(pid: u32) {
+    CHILD.store(pid as i32, Ordering::Relaxed);
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: `forward` only reads an atomic and calls kill.
+        if let Err(e) = unsafe { sigaction(signal, &action) } {
+            eprintln!("vfio-ccw-sim: cannot forward {signal}: {e}");
+        }
+    }
+}
+
+fn run(o: Options) -> Result<ExitCode, String> {
+    let (cssid, ssid, schno) = bus_id("--schid", &o.schid)?;
+    let (_, _, devno) = bus_id("--devno", &o.devno)?;
+    let preload = preload()?;
+    let dasd = std::fs::canonicalize(o.dasd.as_ref().expect("checked in parse"))
+        .map_err(|e| format!("--dasd: {e}"))?;
+    let layout = Layout {
+        cssid,
+        ssid,
+        schno,
+        devno,
+        chpids: [o.chpid, 0, 0, 0, 0, 0, 0, 0],
+        pim: 0x80,
+        pam: 0x80,
+        pom: 0xff,
+        chp_type: 0x1b,
+        uuid: UUID.into(),
+        group: o.group,
+    };
+    private_sysfs()?;
+    sysfs::build(Path::new("/sys"), &layout)
+        .map_err(|e| format!("building the simulated sysfs: {e}"))?;
+    let sysfsdev = Path::new("/sys").join(layout.sysfsdev());
+    eprintln!("vfio-ccw-sim: sysfsdev={}", sysfsdev.display());
+
+    let stats = std::env::temp_dir().join(format!("vfio-ccw-sim-stats-{}", std::process::id()));
+    let args = o.command[1..].iter().map(|a| {
+        let text = a.to_string_lossy();
+        if text.contains("@SYSFSDEV@") {
+            OsString::from(text.replace("@SYSFSDEV@", &sysfsdev.to_string_lossy()))
+        } else {
+            a.clone()
+        }
+    });
+    let mut command = Command::new(&o.command[0]);
+    command
+        .args(args)
+        .env("LD_PRELOAD", &preload)
+        .env("VFIO_CCW_SIM_SYSFSDEV", &sysfsdev)
+        .env("VFIO_CCW_SIM_DASD", &dasd)
+        .env("VFIO_CCW_SIM_SCHID", &o.schid)
+        .env("VFIO_CCW_SIM_DEVNO", &o.devno)
+        .env("VFIO_CCW_SIM_UUID", UUID)
+        .env("VFIO_CCW_SIM_GROUP", o.group.to_string())
+        .env("VFIO_CCW_SIM_STATS", &stats);
+    if let Some(faults) = &o.faults {
+        command.env("VFIO_CCW_SIM_FAULTS", faults);
+    }
+    if let Some(compat) = &o.compat {
+        command.env("VFIO_CCW_SIM_COMPAT", compat);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", o.command[0].to_string_lossy()))?;
+    forward_signals(child.id());
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for the command: {e}"))?;
+
+    match std::fs::read_to_string(&stats) {
+        Ok(report) => {
+            eprintln!("{report}");
+            if let Some(path) = &o.stats {
+                std::fs::write(path, &report)
+                    .map_err(|e| format!("--stats {}: {e}", path.display()))?;
+            }
+            let _ = std::fs::remove_file(&stats);
+        }
+        Err(_) => eprintln!("vfio-ccw-sim: the command never opened the simulated device"),
+    }
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code.clamp(0, 255) as u8),
+        (None, Some(signal)) => {
+            eprintln!("vfio-ccw-sim: the command was killed by signal {signal}");
+            ExitCode::from((128 + signal).clamp(0, 255) as u8)
+        }
+        _ => ExitCode::FAILURE,
+    })
+}
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args_os().skip(1)) {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("vfio-ccw-sim: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

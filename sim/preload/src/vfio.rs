@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The vfio nodes as the kernel's vfio core presents them: the container
+//! (`/dev/vfio/vfio`, type1 IOMMU), the group, and the group's device fd,
+//! which the simulated driver model answers.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use nix::errno::Errno;
+use qemu_vfio_ccw::kernel::DeviceFd;
+use qemu_vfio_ccw::uapi::{self, vfio_device_info, vfio_irq_info};
+use vfio_ccw_sim::SimDeviceFd;
+
+use crate::host::host;
+use crate::libc_next;
+
+const VFIO_API_VERSION: c_int = 0;
+const VFIO_TYPE1_IOMMU: c_ulong = 1;
+const VFIO_TYPE1V2_IOMMU: c_ulong = 3;
+const VFIO_GROUP_FLAGS_VIABLE: u32 = 1;
+const VFIO_GROUP_FLAGS_CONTAINER_SET: u32 = 2;
+const VFIO_IOMMU_INFO_PGSIZES: u32 = 1;
+const VFIO_IOMMU_INFO_CAPS: u32 = 2;
+const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: u16 = 1;
+const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: u16 = 3;
+/// What the type1 driver allows by default (its dma_entry_limit).
+const DMA_ENTRY_LIMIT: u32 = 65535;
+/// Bigger ioctl arguments than this are refused before copying.
+const MAX_ARGSZ: u32 = 1 << 16;
+
+enum Node {
+    Container { iommu_set: bool },
+    Group { container: Option<RawFd> },
+    Device(Arc<SimDeviceFd>),
+}
+
+fn table() -> MutexGuard<'static, HashMap<RawFd, Node>> {
+    static TABLE: OnceLock<Mutex<HashMap<RawFd, Node>>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// True for the fds this interposer handed out.
+pub fn is_ours(fd: RawFd) -> bool {
+    fd >= 0 && table().contains_key(&fd)
+}
+
+/// Drops what `fd` stood for (the device fd's close reaches the driver
+/// model here); the real descriptor is closed by the caller.
+pub fn forget(fd: RawFd) {
+    let node = table().remove(&fd);
+    drop(node);
+}
+
+/// A real descriptor to stand for a vfio node.
+fn backing_fd() -> Result<RawFd, Errno> {
+    // SAFETY: a constant NUL-terminated path; the mode is unused.
+    let fd = unsafe { libc_next::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
+    Errno::result(fd)
+}
+
+fn add(node: Node) -> Result<RawFd, Errno> {
+    let fd = backing_fd()?;
+    table().insert(fd, node);
+    Ok(fd)
+}
+
+/// open(2) of a `/dev/vfio` path.
+pub fn open(path: &str) -> Result<RawFd, Errno> {
+    let host = host().ok_or(Errno::ENODEV)?;
+    if path == "/dev/vfio/vfio" {
+        add(Node::Container { iommu_set: false })
+    } else if path.strip_prefix("/dev/vfio/") == Some(host.group.as_str()) {
+        add(Node::Group { container: None })
+    } else {
+        Err(Errno::ENOENT)
+    }
+}
+
+fn device(fd: RawFd) -> Result<Arc<SimDeviceFd>, Errno> {
+    match table().get(&fd) {
+        Some(Node::Device(device)) => Ok(device.clone()),
+        Some(_) => Err(Errno::EINVAL),
+        None => Err(Errno::EBADF),
+    }
+}
+
+pub fn pread(fd: RawFd, buf: &mut [u8], offset: libc::off_t) -> Result<usize, Errno> {
+    let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    device(fd)?.read_at(buf, offset)
+}
+
+pub fn pwrite(fd: RawFd, buf: &[u8], offset: libc::off_t) -> Result<usize, Errno> {
+    let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    device(fd)?.write_at(buf, offset)
+}
+
+/// Reads the argsz-led argument at `arg` into a buffer of its argsz.
+///
+/// # Safety
+/// `arg` is NULL or points to an argument of at least the argsz it
+/// starts with.
+unsafe fn argument(arg: *mut c_void, min: usize) -> Result<Vec<u8>, Errno> {
+    if arg.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: every argsz-led vfio argument starts with a readable u32.
+    let argsz = unsafe { arg.cast::<u32>().read_unaligned() };
+    if (argsz as usize) < min || argsz > MAX_ARGSZ {
+        return Err(Errno::EINVAL);
+    }
+    let mut buf = vec![0u8; argsz as usize];
+    // SAFETY: the caller promised `argsz` readable bytes.
+    unsafe { std::ptr::copy_nonoverlapping(arg.cast::<u8>(), buf.as_mut_ptr(), buf.len()) };
+    Ok(buf)
+}
+
+/// Copies `bytes` back to the caller's argument.
+///
+/// # Safety
+/// `arg` is writable for `bytes.len()` bytes.
+unsafe fn copy_back(arg: *mut c_void, bytes: &[u8]) {
+    // SAFETY: by the caller's contract.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), arg.cast::<u8>(), bytes.len()) };
+}
+
+fn u32_at(buf: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+
+fn u64_at(buf: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    u64::from_ne_bytes(b)
+}
+
+/// ioctl(2) on one of our fds.
+///
+/// # Safety
+/// `arg` is valid for `request` as the vfio uAPI defines it.
+pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_int, Errno> {
+    let is_device = matches!(table().get(&fd), Some(Node::Device(_)));
+    if is_device {
+        // SAFETY: forwarded contract.
+        return unsafe { device_ioctl(fd, request, arg) };
+    }
+    match request {
+        uapi::VFIO_GET_API_VERSION => Ok(VFIO_API_VERSION),
+        uapi::VFIO_CHECK_EXTENSION => {
+            let ext = arg as c_ulong;
+            Ok(c_int::from(
+                ext == VFIO_TYPE1_IOMMU || ext == VFIO_TYPE1V2_IOMMU,
+            ))
+        }
+        uapi::VFIO_SET_IOMMU => set_iommu(fd, arg as c_ulong),
+        // SAFETY: forwarded contract.
+        uapi::VFIO_IOMMU_GET_INFO => unsafe { iommu_info(fd, arg) },
+        // SAFETY: forwarded contract.
+        uapi::VFIO_IOMMU_MAP_DMA => unsafe { map_dma(fd, arg) },
+        // SAFETY: forwarded contract.
+        uapi::VFIO_IOMMU_UNMAP_DMA => unsafe { unmap_dma(fd, arg) },
+        // SAFETY: forwarded contract.
+        uapi::VFIO_GROUP_GET_STATUS => unsafe { group_status(fd, arg) },
+        // SAFETY: forwarded contract.
+        uapi::VFIO_GROUP_SET_CONTAINER => unsafe { set_container(fd, arg) },
+        uapi::VFIO_GROUP_UNSET_CONTAINER => unset_container(fd),
+        // SAFETY: forwarded contract.
+        uapi::VFIO_GROUP_GET_DEVICE_FD => unsafe { get_device_fd(fd, arg) },
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn is_container(fd: RawFd) -> Result<(), Errno> {
+    match table().get(&fd) {
+        Some(Node::Container { .. }) => Ok(()),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn set_iommu(fd: RawFd, kind: c_ulong) -> Result<c_int, Errno> {
+    let mut table = table();
+    let has_group = table
+        .values()
+        .any(|n| matches!(n, Node::Group { container: Some(c) } if *c == fd));
+    let Some(Node::Container { iommu_set }) = table.get_mut(&fd) else {
+        return Err(Errno::ENOTTY);
+    };
+    // The kernel wants a group in the container before an IOMMU model.
+    if !has_group || *iommu_set {
+        return Err(Errno::EINVAL);
+    }
+    if kind != VFIO_TYPE1_IOMMU && kind != VFIO_TYPE1V2_IOMMU {
+        return Err(Errno::ENODEV);
+    }
+    *iommu_set = true;
+    Ok(0)
+}
+
+fn iommu_ready(fd: RawFd) -> Result<(), Errno> {
+    match table().get(&fd) {
+        Some(Node::Container { iommu_set: true }) => Ok(()),
+        Some(Node::Container { iommu_set: false }) => Err(Errno::EINVAL),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+/// VFIO_IOMMU_GET_INFO: page sizes, one IOVA range, the DMA mapping limit.
+///
+/// # Safety
+/// `arg` as the ioctl defines it.
+unsafe fn iommu_info(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    iommu_ready(fd)?;
+    // SAFETY: forwarded contract.
+    let mut info = unsafe { argument(arg, 16) }?;
+    // Header 24 bytes; IOVA range cap (8 + 8 + 16) at 24; DMA-avail cap
+    // (8 + 4, padded to 16) at 56.
+    let mut full = vec![0u8; 72];
+    full[0..4].copy_from_slice(&72u32.to_ne_bytes());
+    full[4..8].copy_from_slice(&(VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS).to_ne_bytes());
+    full[8..16].copy_from_slice(&(4096u64 | (1 << 21) | (1 << 30)).to_ne_bytes());
+    full[16..20].copy_from_slice(&24u32.to_ne_bytes());
+    full[24..26].copy_from_slice(&VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE.to_ne_bytes());
+    full[26..28].copy_from_slice(&1u16.to_ne_bytes());
+    full[28..32].copy_from_slice(&56u32.to_ne_bytes());
+    full[32..36].copy_from_slice(&1u32.to_ne_bytes());
+    full[40..48].copy_from_slice(&0u64.to_ne_bytes());
+    full[48..56].copy_from_slice(&u64::MAX.to_ne_bytes());
+    full[56..58].copy_from_slice(&VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL.to_ne_bytes());
+    full[58..60].copy_from_slice(&1u16.to_ne_bytes());
+    full[64..68].copy_from_slice(&DMA_ENTRY_LIMIT.to_ne_bytes());
+    if info.len() < full.len() {
+        // Like the kernel: say how much is needed, copy no capability.
+        let n = info.len().min(16);
+        info[..n].copy_from_slice(&full[..n]);
+        info[0..4].copy_from_slice(&72u32.to_ne_bytes());
+        info[4..8].copy_from_slice(&VFIO_IOMMU_INFO_PGSIZES.to_ne_bytes());
+        if info.len() >= 24 {
+            info[16..20].copy_from_slice(&0u32.to_ne_bytes());
+        }
+    } else {
+        info[..full.len()].copy_from_slice(&full);
+    }
+    // SAFETY: `info` is as long as the caller's argsz.
+    unsafe { copy_back(arg, &info) };
+    Ok(0)
+}
+
+/// # Safety
+/// `arg` as VFIO_IOMMU_MAP_DMA defines it.
+unsafe fn map_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    iommu_ready(fd)?;
+    // SAFETY: forwarded contract.
+    let map = unsafe { argument(arg, 32) }?;
+    let host = host().ok_or(Errno::ENODEV)?;
+    host.kernel.dma_map(
+        u64_at(&map, 16),
+        u64_at(&map, 8),
+        u64_at(&map, 24),
+        u32_at(&map, 4),
+    )?;
+    Ok(0)
+}
+
+/// # Safety
+/// `arg` as VFIO_IOMMU_UNMAP_DMA defines it.
+unsafe fn unmap_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    iommu_ready(fd)?;
+    // SAFETY: forwarded contract.
+    let mut unmap = unsafe { argument(arg, 24) }?;
+    let host = host().ok_or(Errno::ENODEV)?;
+    let unmapped = host
+        .kernel
+        .dma_unmap(u64_at(&unmap, 8), u64_at(&unmap, 16))?;
+    // The kernel reports how much it unmapped in `size`.
+    unmap[16..24].copy_from_slice(&unmapped.to_ne_bytes());
+    // SAFETY: `unmap` is as long as the caller's argsz.
+    unsafe { copy_back(arg, &unmap) };
+    Ok(0)
+}
+
+/// # Safety
+/// `arg` as VFIO_GROUP_GET_STATUS defines it.
+unsafe fn group_status(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    let container = match table().get(&fd) {
+        Some(Node::Group { container }) => *container,
+        _ => return Err(Errno::ENOTTY),
+    };
+    // SAFETY: forwarded contract.
+    let mut status = unsafe { argument(arg, 8) }?;
+    let flags = VFIO_GROUP_FLAGS_VIABLE
+        | if container.is_some() {
+            VFIO_GROUP_FLAGS_CONTAINER_SET
+        } else {
+            0
+        };
+    status[4..8].copy_from_slice(&flags.to_ne_bytes());
+    // SAFETY: the kernel writes the 8-byte header only.
+    unsafe { copy_back(arg, &status[..8]) };
+    Ok(0)
+}
+
+/// # Safety
+/// `arg` points to the container's fd.
+unsafe fn set_container(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    if arg.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: the argument is a pointer to an int.
+    let container = unsafe { arg.cast::<c_int>().read_unaligned() };
+    is_container(container).map_err(|_| Errno::EBADF)?;
+    match table().get_mut(&fd) {
+        Some(Node::Group { container: slot }) => {
+            if slot.is_some() {
+                return Err(Errno::EINVAL);
+            }
+            *slot = Some(container);
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn unset_container(fd: RawFd) -> Result<c_int, Errno> {
+    let mut table = table();
+    let container = match table.get_mut(&fd) {
+        Some(Node::Group { container }) => container.take().ok_or(Errno::EINVAL)?,
+        _ => return Err(Errno::ENOTTY),
+    };
+    // The last group leaving takes the IOMMU model with it.
+    let still_used = table
+        .values()
+        .any(|n| matches!(n, Node::Group { container: Some(c) } if *c == container));
+    if let (false, Some(Node::Container { iommu_set })) = (still_used, table.get_mut(&container)) {
+        *iommu_set = false;
+    }
+    Ok(0)
+}
+
+/// # Safety
+/// `arg` is a NUL-terminated device name.
+unsafe fn get_device_fd(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    let container = match table().get(&fd) {
+        Some(Node::Group { container }) => *container,
+        _ => return Err(Errno::ENOTTY),
+    };
+    let container = container.ok_or(Errno::EINVAL)?;
+    iommu_ready(container)?;
+    if arg.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: NUL-terminated by the caller's contract.
+    let name = unsafe { CStr::from_ptr(arg.cast::<c_char>()) };
+    let host = host().ok_or(Errno::ENODEV)?;
+    if name.to_bytes() != host.uuid.as_bytes() {
+        return Err(Errno::ENODEV);
+    }
+    let device = host.kernel.open_device()?;
+    add(Node::Device(Arc::new(device)))
+}
+
+/// Reads a fixed-size ioctl struct from `arg`, lets `op` fill it, and
+/// copies back what fits in the caller's argsz.
+///
+/// # Safety
+/// `arg` holds an argsz-led `T`.
+unsafe fn fixed<T: Default>(
+    arg: *mut c_void,
+    op: impl FnOnce(&mut T) -> Result<(), Errno>,
+) -> Result<c_int, Errno> {
+    let size = std::mem::size_of::<T>();
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { argument(arg, 4) }?;
+    let n = bytes.len().min(size);
+    let mut value = T::default();
+    // SAFETY: T is a plain C struct of integers; any bytes are valid and
+    // `n` <= size_of::<T>().
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&raw mut value).cast::<u8>(), n) };
+    op(&mut value)?;
+    // SAFETY: as above, reading back the same `n` bytes.
+    let out = unsafe { std::slice::from_raw_parts((&raw const value).cast::<u8>(), n) };
+    // SAFETY: the caller's argument is at least `n` bytes.
+    unsafe { copy_back(arg, out) };
+    Ok(0)
+}
+
+/// # Safety
+/// `arg` as the device ioctl `request` defines it.
+unsafe fn device_ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_int, Errno> {
+    let device = device(fd)?;
+    match request {
+        // SAFETY: forwarded contract.
+        uapi::VFIO_DEVICE_GET_INFO => unsafe {
+            fixed(arg, |info: &mut vfio_device_info| {
+                device.get_device_info(info)
+            })
+        },
+        // SAFETY: forwarded contract.
+        uapi::VFIO_DEVICE_GET_IRQ_INFO => unsafe {
+            fixed(arg, |info: &mut vfio_irq_info| device.get_irq_info(info))
+        },
+        uapi::VFIO_DEVICE_GET_REGION_INFO => {
+            // SAFETY: forwarded contract.
+            let mut buf = unsafe { argument(arg, 4) }?;
+            device.get_region_info(&mut buf)?;
+            // SAFETY: `buf` is as long as the caller's argsz.
+            unsafe { copy_back(arg, &buf) };
+            Ok(0)
+        }
+        uapi::VFIO_DEVICE_SET_IRQS => {
+            // SAFETY: forwarded contract.
+            let buf = unsafe { argument(arg, 4) }?;
+            device.set_irqs(&buf)?;
+            Ok(0)
+        }
+        uapi::VFIO_DEVICE_RESET => device.reset().map(|()| 0),
+        _ => Err(Errno::ENOTTY),
+    }
+}

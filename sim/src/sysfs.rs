@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The sysfs a vfio-ccw mediated device has, as far as QEMU reads it,
+//! built under a root directory: the subchannel with its attributes, the
+//! mdev below it with its `iommu_group` link, the channel paths, and the
+//! bus links. The launcher builds it on tmpfs over `/sys` in a private
+//! mount namespace; tests build it in a temporary directory.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+/// What the tree describes.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub cssid: u8,
+    pub ssid: u8,
+    pub schno: u16,
+    pub devno: u16,
+    pub chpids: [u8; 8],
+    pub pim: u8,
+    pub pam: u8,
+    pub pom: u8,
+    /// Channel-path type written to each path's `type` (0x1b: FICON).
+    pub chp_type: u8,
+    pub uuid: String,
+    pub group: u32,
+}
+
+impl Layout {
+    /// The subchannel's bus id, `0.0.0313`.
+    pub fn schid(&self) -> String {
+        format!("{:x}.{:x}.{:04x}", self.cssid, self.ssid, self.schno)
+    }
+
+    /// The path users pass as `sysfsdev=`, relative to the sysfs root.
+    pub fn sysfsdev(&self) -> PathBuf {
+        Path::new("bus/mdev/devices").join(&self.uuid)
+    }
+}
+
+fn write(path: &Path, text: &str) -> io::Result<()> {
+    fs::write(path, text).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// Builds the tree under `sys` (the directory that stands for `/sys`:
+/// `devices` and `bus` must be writable there).
+pub fn build(sys: &Path, layout: &Layout) -> io::Result<()> {
+    let css = sys.join(format!("devices/css{:x}", layout.cssid));
+    let subchannel = css.join(layout.schid());
+    let mdev = subchannel.join(&layout.uuid);
+    fs::create_dir_all(&mdev)?;
+
+    // Attribute formats as drivers/s390/cio/css.c writes them.
+    write(&subchannel.join("type"), "0\n")?;
+    write(
+        &subchannel.join("pimpampom"),
+        &format!("{:02x} {:02x} {:02x}\n", layout.pim, layout.pam, layout.pom),
+    )?;
+    let mut chpids = String::new();
+    for (i, chpid) in layout.chpids.iter().enumerate() {
+        let installed = layout.pim & (0x80 >> i) != 0;
+        chpids.push_str(&format!("{:02x} ", if installed { *chpid } else { 0 }));
+    }
+    chpids.push('\n');
+    write(&subchannel.join("chpids"), &chpids)?;
+    write(
+        &subchannel.join("dev_busid"),
+        &format!(
+            "{:x}.{:x}.{:04x}\n",
+            layout.cssid, layout.ssid, layout.devno
+        ),
+    )?;
+    write(&subchannel.join("driver_override"), "vfio_ccw\n")?;
+
+    // QEMU names the paths css<c>/chp0.<xx> whatever the css id.
+    for (i, chpid) in layout.chpids.iter().enumerate() {
+        if layout.pim & (0x80 >> i) == 0 {
+            continue;
+        }
+        let chp = css.join(format!("chp0.{chpid:02x}"));
+        fs::create_dir_all(&chp)?;
+        write(&chp.join("type"), &format!("{:x}\n", layout.chp_type))?;
+    }
+
+    // The group link dangles, as QEMU only reads its name.
+    symlink(
+        format!("../../../../kernel/iommu_groups/{}", layout.group),
+        mdev.join("iommu_group"),
+    )?;
+
+    let css_bus = sys.join("bus/css/devices");
+    fs::create_dir_all(&css_bus)?;
+    symlink(
+        format!("../../../devices/css{:x}/{}", layout.cssid, layout.schid()),
+        css_bus.join(layout.schid()),
+    )?;
+    let mdev_bus = sys.join("bus/mdev/devices");
+    fs::create_dir_all(&mdev_bus)?;
+    symlink(
+        format!(
+            "../../../devices/css{:x}/{}/{}",
+            layout.cssid,
+            layout.schid(),
+            layout.uuid
+        ),
+        mdev_bus.join(&layout.uuid),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Layout {
+        Layout {
+            cssid: 0,
+            ssid: 0,
+            schno: 0x313,
+            devno: 0x190,
+            chpids: [0x40, 0x41, 0, 0, 0, 0, 0, 0],
+            pim: 0x80,
+            pam: 0x80,
+            pom: 0xff,
+            chp_type: 0x1b,
+            uuid: "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313".into(),
+            group: 7,
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("vfio-ccw-sysfs-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn sysfsdev_resolves_to_the_mdev_below_its_subchannel() {
+        let sys = scratch("resolve");
+        build(&sys, &layout()).unwrap();
+        let real = fs::canonicalize(sys.join(layout().sysfsdev())).unwrap();
+        assert_eq!(
+            real.file_name().unwrap(),
+            "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313"
+        );
+        assert_eq!(real.parent().unwrap().file_name().unwrap(), "0.0.0313");
+        let group = fs::read_link(real.join("iommu_group")).unwrap();
+        assert_eq!(group.file_name().unwrap(), "7");
+        fs::remove_dir_all(sys).unwrap();
+    }
+
+    #[test]
+    fn attributes_use_the_kernels_formats() {
+        let sys = scratch("attrs");
+        build(&sys, &layout()).unwrap();
+        let sch = sys.join("bus/css/devices/0.0.0313");
+        assert_eq!(
+            fs::read_to_string(sch.join("pimpampom")).unwrap(),
+            "80 80 ff\n"
+        );
+        assert_eq!(
+            fs::read_to_string(sch.join("chpids")).unwrap(),
+            "40 00 00 00 00 00 00 00 \n",
+            "paths outside the PIM read 00"
+        );
+        assert_eq!(
+            fs::read_to_string(sys.join("devices/css0/chp0.40/type")).unwrap(),
+            "1b\n"
+        );
+        assert!(!sys.join("devices/css0/chp0.41").exists());
+        fs::remove_dir_all(sys).unwrap();
+    }
+}
