@@ -14,10 +14,8 @@ struct Image(PathBuf);
 
 impl Image {
     fn new(name: &str, cylinders: u32) -> Image {
-        let path = std::env::temp_dir().join(format!(
-            "vfio-ccw-dasd-img-{}-{name}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("vfio-ccw-dasd-img-{}-{name}", std::process::id()));
         CkdImage::create(&path, cylinders).expect("create");
         Image(path)
     }
@@ -32,10 +30,12 @@ impl Image {
 
     fn open_error(&self) -> String {
         let e = CkdImage::open(&self.0)
-            .err()
-            .expect("the image must be refused")
+            .expect_err("the image must be refused")
             .to_string();
-        assert!(e.contains(&self.0.display().to_string()), "names the file: {e}");
+        assert!(
+            e.contains(&self.0.display().to_string()),
+            "names the file: {e}"
+        );
         e
     }
 }
