@@ -7,22 +7,30 @@ QVC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# The first URI of the machine's Debian archive entry.
-debian_archive_uri() {
+# debian_archive_field FIELD: FIELD's value in the machine's Debian archive
+# stanza (the first one whose URIs are not the security archive).
+debian_archive_field() {
     local f=/etc/apt/sources.list.d/debian.sources
     [ -r "$f" ] || die "cannot read $f to derive apt sources"
-    awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }' "$f"
+    awk -v field="$1:" '
+        /^[[:space:]]*$/ { if (uri !~ /security/ && value != "") { print value; exit } uri = value = "" }
+        $1 == "URIs:" { uri = $2 }
+        $1 == field { value = $2 }
+        END { if (uri !~ /security/ && value != "") print value }' "$f" | head -n 1
 }
+debian_archive_uri() { debian_archive_field URIs; }
 
 # add_apt_source NAME TYPES SUITE: an idempotent deb822 file next to the
 # machine's own, with the same archive and keyring.
 add_apt_source() {
-    local name=$1 types=$2 suite=$3 uri file
+    local name=$1 types=$2 suite=$3 uri file keyring
     uri=$(debian_archive_uri)
     [ -n "$uri" ] || die "no archive URI in /etc/apt/sources.list.d/debian.sources"
     file=/etc/apt/sources.list.d/qvc-$name.sources
     local want
-    want=$(printf 'Types: %s\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$types" "$uri" "$suite")
+    want=$(printf 'Types: %s\nURIs: %s\nSuites: %s\nComponents: main\n' "$types" "$uri" "$suite")
+    keyring=$(debian_archive_field Signed-By)
+    [ -z "$keyring" ] || want+=$(printf '\nSigned-By: %s' "$keyring")
     if [ ! -f "$file" ] || [ "$(cat "$file")" != "$want" ]; then
         printf '%s\n' "$want" >"$file"
         QVC_APT_UPDATED=
