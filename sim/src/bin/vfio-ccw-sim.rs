@@ -10,7 +10,7 @@
 //! `VFIO_CCW_SIM_SYSFSDEV`). At exit it prints what the kernel saw.
 
 use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -54,10 +54,17 @@ struct Options {
     command: Vec<OsString>,
 }
 
-fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
+/// What the command line asks for.
+enum Request {
+    Run(Options),
+    Help,
+}
+
+fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
     match args.next().as_ref().and_then(|a| a.to_str()) {
         Some("run") => {}
-        Some("-h" | "--help") | None => return Err(USAGE.into()),
+        Some("-h" | "--help" | "help") => return Ok(Request::Help),
+        None => return Err(USAGE.into()),
         Some(other) => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
     }
     let mut o = Options {
@@ -107,7 +114,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
                     .parse()
                     .map_err(|_| format!("--group {v}: expected a number"))?;
             }
-            "-h" | "--help" => return Err(USAGE.into()),
+            "-h" | "--help" => return Ok(Request::Help),
             other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
         }
     }
@@ -120,20 +127,29 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
     if !dasd.is_file() {
         return Err(format!("--dasd {}: no such file", dasd.display()));
     }
-    Ok(o)
+    // Checked here so that a typo fails before anything is mounted.
+    bus_id("--schid", &o.schid)?;
+    bus_id("--devno", &o.devno)?;
+    Ok(Request::Run(o))
 }
 
+/// `C.S.XXXX` in hex: channel subsystem, subchannel set (0-3), number.
 fn bus_id(name: &str, text: &str) -> Result<(u8, u8, u16), String> {
-    let bad = || format!("{name} {text}: expected a bus id like 0.0.0313");
+    let bad =
+        || format!("{name} {text}: expected a bus id like 0.0.0313 (hex; subchannel set 0 to 3)");
     let parts: Vec<&str> = text.split('.').collect();
     let [c, s, x] = parts.as_slice() else {
         return Err(bad());
     };
-    Ok((
+    let (c, s, x) = (
         u8::from_str_radix(c, 16).map_err(|_| bad())?,
         u8::from_str_radix(s, 16).map_err(|_| bad())?,
         u16::from_str_radix(x, 16).map_err(|_| bad())?,
-    ))
+    );
+    if s > 3 {
+        return Err(bad());
+    }
+    Ok((c, s, x))
 }
 
 /// The interposer: $VFIO_CCW_SIM_PRELOAD, or next to this binary.
@@ -211,8 +227,29 @@ extern "C" fn forward(signal: libc::c_int) {
     }
 }
 
+const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+fn forwarded_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in FORWARDED {
+        set.add(signal);
+    }
+    set
+}
+
+/// Holds the forwarded signals back until the command exists, so that a
+/// signal arriving while it starts is not lost (or fatal to the launcher).
+/// The command must not inherit the mask: it is cleared between fork and
+/// exec.
+fn hold_signals() {
+    if let Err(e) = forwarded_set().thread_block() {
+        eprintln!("vfio-ccw-sim: cannot hold signals back while starting the command: {e}");
+    }
+}
+
 /// Passes termination signals on to the command, so that `timeout` or a
-/// Ctrl-C ends QEMU too, and the report still comes.
+/// Ctrl-C ends QEMU too, and the report still comes; then lets the held
+/// ones through.
 fn forward_signals(pid: u32) {
     CHILD.store(pid as i32, Ordering::Relaxed);
     let action = SigAction::new(
@@ -220,11 +257,14 @@ fn forward_signals(pid: u32) {
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+    for signal in FORWARDED {
         // SAFETY: `forward` only reads an atomic and calls kill.
         if let Err(e) = unsafe { sigaction(signal, &action) } {
             eprintln!("vfio-ccw-sim: cannot forward {signal}: {e}");
         }
+    }
+    if let Err(e) = forwarded_set().thread_unblock() {
+        eprintln!("vfio-ccw-sim: cannot let signals through: {e}");
     }
 }
 
@@ -279,9 +319,24 @@ fn run(o: Options) -> Result<ExitCode, String> {
     if let Some(compat) = &o.compat {
         command.env("VFIO_CCW_SIM_COMPAT", compat);
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", o.command[0].to_string_lossy()))?;
+    let held = forwarded_set();
+    // SAFETY: the closure runs between fork and exec and only calls
+    // pthread_sigmask, which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(move || held.thread_unblock().map_err(std::io::Error::from));
+    }
+    hold_signals();
+    let spawned = command.spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = forwarded_set().thread_unblock();
+            return Err(format!(
+                "cannot run {}: {e}",
+                o.command[0].to_string_lossy()
+            ));
+        }
+    };
     forward_signals(child.id());
     let status = child
         .wait()
@@ -310,7 +365,11 @@ fn run(o: Options) -> Result<ExitCode, String> {
 
 fn main() -> ExitCode {
     let options = match parse(std::env::args_os().skip(1)) {
-        Ok(o) => o,
+        Ok(Request::Run(o)) => o,
+        Ok(Request::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
