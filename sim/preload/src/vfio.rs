@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use nix::errno::Errno;
@@ -52,15 +53,46 @@ fn table() -> MutexGuard<'static, HashMap<RawFd, Node>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Fds below this are looked up in [`MARKS`] without taking the table's
+/// lock; the rare higher ones in the table.
+const MARKED_FDS: usize = 4096;
+
+/// One bit per fd below [`MARKED_FDS`]: set while the fd is ours. Every
+/// ioctl, pread, pwrite and close of the host program asks
+/// [`is_ours`]; for its own files (nearly all of them) the answer then
+/// takes no lock, so a thread that forks while another holds the table
+/// cannot leave the child stuck in `close`.
+static MARKS: [AtomicU64; MARKED_FDS / 64] = [const { AtomicU64::new(0) }; MARKED_FDS / 64];
+
+fn mark(fd: RawFd, ours: bool) {
+    let Ok(fd) = usize::try_from(fd) else { return };
+    if fd < MARKED_FDS {
+        let bit = 1u64 << (fd % 64);
+        if ours {
+            MARKS[fd / 64].fetch_or(bit, Ordering::AcqRel);
+        } else {
+            MARKS[fd / 64].fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+}
+
 /// True for the fds this interposer handed out.
 pub fn is_ours(fd: RawFd) -> bool {
-    fd >= 0 && table().contains_key(&fd)
+    match usize::try_from(fd) {
+        Ok(i) if i < MARKED_FDS => MARKS[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0,
+        Ok(_) => table().contains_key(&fd),
+        Err(_) => false,
+    }
 }
 
 /// Drops what `fd` stood for (the device fd's close reaches the driver
 /// model here); the real descriptor is closed by the caller. Closing a
 /// group takes it out of its container, as the kernel's release does.
 pub fn forget(fd: RawFd) {
+    if !is_ours(fd) {
+        return;
+    }
+    mark(fd, false);
     let node = table().remove(&fd);
     if let Some(Node::Group {
         container: Some(container),
@@ -109,6 +141,7 @@ fn backing_fd() -> Result<RawFd, Errno> {
 fn add(node: Node) -> Result<RawFd, Errno> {
     let fd = backing_fd()?;
     table().insert(fd, node);
+    mark(fd, true);
     Ok(fd)
 }
 
