@@ -395,3 +395,21 @@ fn the_command_starts_with_the_forwarded_signals_unblocked() {
         );
     }
 }
+
+#[test]
+fn a_preload_the_caller_already_has_comes_after_the_interposer() {
+    root_only!();
+    let dir = scratch("their-preload");
+    let out = launcher()
+        .env("LD_PRELOAD", "/nonexistent/theirs.so")
+        .arg("run")
+        .arg("--dasd")
+        .arg(blank_volume(&dir))
+        .args(["--", "sh", "-c", "echo $LD_PRELOAD"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let (ours, theirs) = stdout.trim().split_once(':').expect("two entries");
+    assert!(ours.ends_with("/libvfio_ccw_sim_preload.so"), "{stdout}");
+    assert_eq!(theirs, "/nonexistent/theirs.so");
+}

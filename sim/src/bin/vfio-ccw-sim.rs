@@ -217,6 +217,17 @@ fn private_sysfs() -> Result<(), String> {
     Ok(())
 }
 
+/// The interposer first, then whatever the caller preloads already (its
+/// `open` and friends then see the calls the interposer passes on).
+fn ld_preload(ours: &Path) -> OsString {
+    let mut value = ours.as_os_str().to_owned();
+    if let Some(theirs) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        value.push(":");
+        value.push(theirs);
+    }
+    value
+}
+
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(signal: libc::c_int) {
@@ -305,7 +316,7 @@ fn run(o: Options) -> Result<ExitCode, String> {
     let mut command = Command::new(&o.command[0]);
     command
         .args(args)
-        .env("LD_PRELOAD", &preload)
+        .env("LD_PRELOAD", ld_preload(&preload))
         .env("VFIO_CCW_SIM_SYSFSDEV", &sysfsdev)
         .env("VFIO_CCW_SIM_DASD", &dasd)
         .env("VFIO_CCW_SIM_SCHID", &o.schid)
