@@ -190,7 +190,16 @@ pub unsafe extern "C" fn pread(
     interpose(
         || {
             vfio::is_ours(fd).then(|| {
-                // SAFETY: `buf` is writable for `count` bytes by contract.
+                if buf.is_null() {
+                    // The kernel's copy to user space faults.
+                    return libc_result(Err(nix::errno::Errno::EFAULT));
+                }
+                if isize::try_from(count).is_err() {
+                    // No buffer is that big: a slice cannot describe it.
+                    return libc_result(Err(nix::errno::Errno::EINVAL));
+                }
+                // SAFETY: `buf` is non-NULL and writable for `count` bytes
+                // by contract.
                 let buf = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), count) };
                 libc_result(vfio::pread(fd, buf, offset).map(|n| n as ssize_t))
             })
@@ -258,7 +267,16 @@ pub unsafe extern "C" fn pwrite(
     interpose(
         || {
             vfio::is_ours(fd).then(|| {
-                // SAFETY: `buf` is readable for `count` bytes by contract.
+                if buf.is_null() {
+                    // The kernel's copy from user space faults.
+                    return libc_result(Err(nix::errno::Errno::EFAULT));
+                }
+                if isize::try_from(count).is_err() {
+                    // No buffer is that big: a slice cannot describe it.
+                    return libc_result(Err(nix::errno::Errno::EINVAL));
+                }
+                // SAFETY: `buf` is non-NULL and readable for `count` bytes
+                // by contract.
                 let buf = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), count) };
                 libc_result(vfio::pwrite(fd, buf, offset).map(|n| n as ssize_t))
             })

@@ -379,3 +379,14 @@ fn closing_the_last_group_releases_the_iommu_and_its_mappings() {
     assert_eq!(r.errno(6), Some(EINVAL), "no IOMMU model left");
     assert_eq!(r.result(10), "ok", "the old mapping is gone (else EEXIST)");
 }
+
+#[test]
+fn region_access_through_a_null_buffer_is_efault() {
+    native_only!();
+    let r = probe(
+        &scratch("null-buffer"),
+        &ready_then(&["device", "read-null=0,124", "write-null=0,124"]),
+    );
+    assert_eq!(r.errno(5), Some(libc::EFAULT));
+    assert_eq!(r.errno(6), Some(libc::EFAULT));
+}
