@@ -286,3 +286,41 @@ fn stock_qemu_refuses_to_ipl_a_volume_without_ipl_records() {
     assert!(text.contains("No suitable device for IPL"), "{text}");
     assert!(!text.contains("0x0000000000c0ffee"), "{text}");
 }
+
+#[test]
+fn stock_qemu_unplugs_the_device_and_hands_everything_back() {
+    let Some(_) = qemu_and_firmware() else {
+        return;
+    };
+    let dir = scratch("unplug");
+    let qmp = concat!(
+        r#"{"execute":"qmp_capabilities"}"#,
+        "\n",
+        r#"{"execute":"device_del","arguments":{"id":"v0"}}"#,
+        "\n",
+        r#"{"execute":"quit"}"#,
+        "\n"
+    );
+    let (status, text) = run_qemu(
+        &blank_volume(&dir),
+        &[
+            "-device",
+            "vfio-ccw,id=v0,sysfsdev=@SYSFSDEV@,devno=fe.0.0001",
+            "-S",
+            "-qmp",
+            "stdio",
+        ],
+        qmp,
+        Duration::from_secs(60),
+    );
+    assert_eq!(status, Some(0), "{text}");
+    // Teardown (the DEVICE_DELETED event may come after `quit`): the three
+    // IRQs unset, the guest RAM unmapped, and the group's UNSET_CONTAINER
+    // and closes accepted (QEMU reports failures).
+    assert!(text.contains("set-irqs     6"), "{text}");
+    assert!(text.contains("dma-unmap    1"), "{text}");
+    assert!(
+        !text.contains("qemu-system-s390x:"),
+        "QEMU complained: {text}"
+    );
+}
