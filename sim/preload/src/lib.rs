@@ -15,6 +15,7 @@
 //! | `VFIO_CCW_SIM_DASD` | 3390 CKD image behind the subchannel | required |
 //! | `VFIO_CCW_SIM_SCHID` | host subchannel `C.S.XXXX` | `0.0.0313` |
 //! | `VFIO_CCW_SIM_DEVNO` | device number `C.S.XXXX` (C.S ignored) | `0.0.0190` |
+//! | `VFIO_CCW_SIM_CHPIDS` | CHPIDs of paths 0, 1, ... (hex, comma-separated) | `40` |
 //! | `VFIO_CCW_SIM_COMPAT` | `qemu-c` for the stock C device | architecture byte order |
 //! | `VFIO_CCW_SIM_FAULTS` | fault script file | none |
 //! | `VFIO_CCW_SIM_STATS` | where to write the kernel's counters at exit | stderr if `-` |

@@ -180,17 +180,17 @@ fn the_subchannel_attributes_describe_the_configured_paths() {
     let out = run(
         &scratch("attributes"),
         &[
-            "--schid", "0.1.0a0b", "--devno", "0.1.4711", "--chpid", "5e",
+            "--schid", "0.1.0a0b", "--devno", "0.1.4711", "--chpids", "5e,21",
         ],
         &sh(
             "cd /sys/bus/css/devices/0.1.0a0b && cat type pimpampom chpids dev_busid \
-             /sys/devices/css0/chp0.5e/type",
+             /sys/devices/css0/chp0.5e/type /sys/devices/css0/chp0.21/type",
         ),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "0\n80 80 ff\n5e 00 00 00 00 00 00 00 \n0.1.4711\n1b\n"
+        "0\nc0 c0 ff\n5e 21 00 00 00 00 00 00 \n0.1.4711\n1b\n1b\n"
     );
 }
 
@@ -412,4 +412,44 @@ fn a_preload_the_caller_already_has_comes_after_the_interposer() {
     let (ours, theirs) = stdout.trim().split_once(':').expect("two entries");
     assert!(ours.ends_with("/libvfio_ccw_sim_preload.so"), "{stdout}");
     assert_eq!(theirs, "/nonexistent/theirs.so");
+}
+
+#[test]
+fn the_model_has_the_paths_the_sysfs_shows() {
+    root_only!();
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let out = run(
+        &scratch("model-paths"),
+        &["--chpids", "5e,21"],
+        &[
+            &probe,
+            "container",
+            "group",
+            "set-container",
+            "iommu=3",
+            "device",
+            "read=0x800,24",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    let schib = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("read=0x800,24: ok 24 "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // PMCW byte 11 PIM, 15 PAM, 16-23 the CHPIDs.
+    assert_eq!(&schib[22..24], "c0", "PIM: {schib}");
+    assert_eq!(&schib[30..32], "c0", "PAM: {schib}");
+    assert_eq!(&schib[32..48], "5e21000000000000", "CHPIDs: {schib}");
+}
+
+#[test]
+fn a_bad_chpid_list_is_refused() {
+    native_only!();
+    let out = run(&scratch("bad-chpids"), &["--chpids", "40,40"], &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--chpids 40,40: CHPID 40 given twice"),
+        "{}",
+        text(&out.stderr)
+    );
 }

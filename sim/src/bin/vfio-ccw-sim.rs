@@ -32,7 +32,8 @@ options:
   --dasd IMAGE        the 3390 volume (a Hercules CKD image; see vfio-ccw-mkvol)
   --schid C.S.XXXX    host subchannel id (default 0.0.0313)
   --devno C.S.XXXX    device number (default 0.0.0190)
-  --chpid XX          the channel path's CHPID, hex (default 40)
+  --chpids XX[,XX...] the CHPIDs of paths 0, 1, ... (hex, up to 8; default 40);
+                      --chpid is the same
   --faults FILE       fault script (docs/simulator.md)
   --compat qemu-c     byte order of the stock upstream C device on this host
   --stats FILE        also write the kernel's counters to FILE
@@ -46,7 +47,7 @@ struct Options {
     dasd: Option<PathBuf>,
     schid: String,
     devno: String,
-    chpid: u8,
+    chpids: Vec<u8>,
     faults: Option<PathBuf>,
     compat: Option<String>,
     stats: Option<PathBuf>,
@@ -71,7 +72,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         dasd: None,
         schid: "0.0.0313".into(),
         devno: "0.0.0190".into(),
-        chpid: 0x40,
+        chpids: vec![0x40],
         faults: None,
         compat: None,
         stats: None,
@@ -92,10 +93,10 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
             "--dasd" => o.dasd = Some(value()?.into()),
             "--schid" => o.schid = value()?.to_string_lossy().into_owned(),
             "--devno" => o.devno = value()?.to_string_lossy().into_owned(),
-            "--chpid" => {
-                let v = value()?;
-                o.chpid = u8::from_str_radix(&v.to_string_lossy(), 16)
-                    .map_err(|_| format!("--chpid {}: expected a hex byte", v.to_string_lossy()))?;
+            "--chpid" | "--chpids" => {
+                let v = value()?.to_string_lossy().into_owned();
+                o.chpids =
+                    vfio_ccw_sim::sysfs::parse_chpids(&v).map_err(|e| format!("{arg} {v}: {e}"))?;
             }
             "--faults" => o.faults = Some(value()?.into()),
             "--compat" => {
@@ -283,6 +284,7 @@ fn run(o: Options) -> Result<ExitCode, String> {
     let (cssid, ssid, schno) = bus_id("--schid", &o.schid)?;
     let (_, _, devno) = bus_id("--devno", &o.devno)?;
     let preload = preload()?;
+    let (chpids, pim) = vfio_ccw_sim::sysfs::installed_paths(&o.chpids);
     let dasd = std::fs::canonicalize(o.dasd.as_ref().expect("checked in parse"))
         .map_err(|e| format!("--dasd: {e}"))?;
     let layout = Layout {
@@ -290,9 +292,9 @@ fn run(o: Options) -> Result<ExitCode, String> {
         ssid,
         schno,
         devno,
-        chpids: [o.chpid, 0, 0, 0, 0, 0, 0, 0],
-        pim: 0x80,
-        pam: 0x80,
+        chpids,
+        pim,
+        pam: pim,
         pom: 0xff,
         chp_type: 0x1b,
         uuid: UUID.into(),
@@ -321,6 +323,10 @@ fn run(o: Options) -> Result<ExitCode, String> {
         .env("VFIO_CCW_SIM_DASD", &dasd)
         .env("VFIO_CCW_SIM_SCHID", &o.schid)
         .env("VFIO_CCW_SIM_DEVNO", &o.devno)
+        .env(
+            "VFIO_CCW_SIM_CHPIDS",
+            vfio_ccw_sim::sysfs::format_chpids(&o.chpids),
+        )
         .env("VFIO_CCW_SIM_UUID", UUID)
         .env("VFIO_CCW_SIM_GROUP", o.group.to_string())
         .env("VFIO_CCW_SIM_STATS", &stats);
