@@ -390,3 +390,65 @@ fn region_access_through_a_null_buffer_is_efault() {
     assert_eq!(r.errno(5), Some(libc::EFAULT));
     assert_eq!(r.errno(6), Some(libc::EFAULT));
 }
+
+/// Whether `binary` imports `name` (any version).
+fn imports(binary: &std::path::Path, name: &str) -> bool {
+    let nm = std::process::Command::new("nm")
+        .args(["-D", "--undefined-only"])
+        .arg(binary)
+        .output()
+        .expect("nm (binutils)");
+    String::from_utf8_lossy(&nm.stdout).lines().any(|l| {
+        l.split_whitespace()
+            .last()
+            .is_some_and(|s| s.split('@').next() == Some(name))
+    })
+}
+
+#[test]
+fn the_plain_probe_exercises_the_plain_names() {
+    native_only!();
+    let probe = &common::artifacts().probe;
+    for name in ["open", "openat", "pread", "pwrite", "pread64", "pwrite64"] {
+        assert!(imports(probe, name), "the probe should import {name}");
+    }
+}
+
+#[test]
+fn a_fortified_64_bit_build_reaches_the_interposer_through_the_names_qemu_imports() {
+    native_only!();
+    let probe = &common::artifacts().fortified_probe;
+    for name in [
+        "open64",
+        "__open64_2",
+        "__openat64_2",
+        "__pread64_chk",
+        "pwrite64",
+        "ioctl",
+        "close",
+    ] {
+        assert!(
+            imports(probe, name),
+            "the fortified probe should import {name}"
+        );
+    }
+    let dir = scratch("fortified");
+    let file = format!("file-io={}", dir.join("plain").display());
+    let r = common::probe_with(
+        common::probe_command_for(probe, &dir),
+        &[
+            "openat-vfio",
+            "group",
+            "set-container",
+            "iommu=3",
+            "device",
+            "info",
+            "read=0x800,8",
+            &file,
+        ],
+    );
+    assert_eq!(r.result(0), "ok", "openat of the container");
+    assert!(r.result(5).starts_with("ok flags=0x11"), "{}", r.result(5));
+    assert!(r.result(6).starts_with("ok 8 "), "{}", r.result(6));
+    assert_eq!(r.result(7), "ok Jello");
+}

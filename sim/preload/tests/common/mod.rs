@@ -57,7 +57,35 @@ pub fn scratch(name: &str) -> PathBuf {
 pub struct Artifacts {
     pub preload: PathBuf,
     pub launcher: PathBuf,
+    /// The probe as a plain build calls libc: `open`, `pread`, ...
     pub probe: PathBuf,
+    /// The probe built as QEMU is (64-bit offsets, fortified): `open64`,
+    /// `__open64_2`, `__pread64_chk`, ...
+    pub fortified_probe: PathBuf,
+}
+
+fn compile_probe(out: &Path, flags: &[&str]) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vfio-probe.c");
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let result = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(flags)
+        .arg("-o")
+        .arg(out)
+        .arg(&source)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {}: {e} (the C probe needs a C compiler)",
+                cc.to_string_lossy()
+            )
+        });
+    assert!(
+        result.status.success(),
+        "compiling {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
 }
 
 /// The profile directory this test binary was built into (`target/debug`).
@@ -101,29 +129,17 @@ pub fn artifacts() -> &'static Artifacts {
         );
 
         let probe = dir.join("vfio-probe");
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vfio-probe.c");
-        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-        let out = Command::new(&cc)
-            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-o"])
-            .arg(&probe)
-            .arg(&source)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "running {}: {e} (the C probe needs a C compiler)",
-                    cc.to_string_lossy()
-                )
-            });
-        assert!(
-            out.status.success(),
-            "compiling {} failed:\n{}",
-            source.display(),
-            String::from_utf8_lossy(&out.stderr)
+        compile_probe(&probe, &["-O1"]);
+        let fortified_probe = dir.join("vfio-probe-fortified");
+        compile_probe(
+            &fortified_probe,
+            &["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"],
         );
         Artifacts {
             preload: dir.join("libvfio_ccw_sim_preload.so"),
             launcher: dir.join("vfio-ccw-sim"),
             probe,
+            fortified_probe,
         }
     })
 }
@@ -138,8 +154,13 @@ pub fn blank_volume(dir: &Path) -> PathBuf {
 /// The probe's environment without anything inherited from the caller's
 /// own simulator settings.
 pub fn probe_command(dir: &Path) -> Command {
+    probe_command_for(&artifacts().probe, dir)
+}
+
+/// As [`probe_command`], for either build of the probe.
+pub fn probe_command_for(probe: &Path, dir: &Path) -> Command {
     let a = artifacts();
-    let mut cmd = Command::new(&a.probe);
+    let mut cmd = Command::new(probe);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("VFIO_CCW_SIM_") {
             cmd.env_remove(key);
