@@ -414,25 +414,9 @@ fn the_plain_probe_exercises_the_plain_names() {
     }
 }
 
-#[test]
-fn a_fortified_64_bit_build_reaches_the_interposer_through_the_names_qemu_imports() {
-    native_only!();
-    let probe = &common::artifacts().fortified_probe;
-    for name in [
-        "open64",
-        "__open64_2",
-        "__openat64_2",
-        "__pread64_chk",
-        "pwrite64",
-        "ioctl",
-        "close",
-    ] {
-        assert!(
-            imports(probe, name),
-            "the fortified probe should import {name}"
-        );
-    }
-    let dir = scratch("fortified");
+/// The probe at `probe` opens, maps and reads the device and a plain file.
+fn reaches_the_interposer(probe: &std::path::Path, name: &str) {
+    let dir = scratch(name);
     let file = format!("file-io={}", dir.join("plain").display());
     let r = common::probe_with(
         common::probe_command_for(probe, &dir),
@@ -451,4 +435,35 @@ fn a_fortified_64_bit_build_reaches_the_interposer_through_the_names_qemu_import
     assert!(r.result(5).starts_with("ok flags=0x11"), "{}", r.result(5));
     assert!(r.result(6).starts_with("ok 8 "), "{}", r.result(6));
     assert_eq!(r.result(7), "ok Jello");
+}
+
+#[test]
+fn a_fortified_64_bit_build_reaches_the_interposer_through_the_names_qemu_imports() {
+    native_only!();
+    let probe = &common::artifacts().fortified_probe;
+    for name in [
+        "open64",
+        "__open64_2",
+        "__openat64_2",
+        "__pread64_chk",
+        "pwrite64",
+        "ioctl",
+        "close",
+    ] {
+        assert!(
+            imports(probe, name),
+            "the fortified probe should import {name}"
+        );
+    }
+    reaches_the_interposer(probe, "fortified");
+}
+
+#[test]
+fn a_fortified_32_bit_offset_build_reaches_the_interposer() {
+    native_only!();
+    let probe = &common::artifacts().fortified32_probe;
+    for name in ["__open_2", "__openat_2", "__pread_chk", "pwrite"] {
+        assert!(imports(probe, name), "the probe should import {name}");
+    }
+    reaches_the_interposer(probe, "fortified32");
 }

@@ -62,6 +62,8 @@ pub struct Artifacts {
     /// The probe built as QEMU is (64-bit offsets, fortified): `open64`,
     /// `__open64_2`, `__pread64_chk`, ...
     pub fortified_probe: PathBuf,
+    /// Fortified with 32-bit offsets: `__open_2`, `__pread_chk`, ...
+    pub fortified32_probe: PathBuf,
 }
 
 fn compile_probe(out: &Path, flags: &[&str]) {
@@ -135,11 +137,14 @@ pub fn artifacts() -> &'static Artifacts {
             &fortified_probe,
             &["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"],
         );
+        let fortified32_probe = dir.join("vfio-probe-fortified32");
+        compile_probe(&fortified32_probe, &["-O2", "-D_FORTIFY_SOURCE=2"]);
         Artifacts {
             preload: dir.join("libvfio_ccw_sim_preload.so"),
             launcher: dir.join("vfio-ccw-sim"),
             probe,
             fortified_probe,
+            fortified32_probe,
         }
     })
 }
