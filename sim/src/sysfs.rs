@@ -39,6 +39,41 @@ impl Layout {
     }
 }
 
+/// Parses `40,41,...`: the CHPIDs (hex) of paths 0, 1, ..., at least one
+/// and at most eight, each different.
+pub fn parse_chpids(text: &str) -> Result<Vec<u8>, String> {
+    let mut chpids = Vec::new();
+    for part in text.split(',') {
+        let chpid = u8::from_str_radix(part.trim(), 16)
+            .map_err(|_| format!("'{part}' is not a hex CHPID (00 to ff)"))?;
+        if chpids.contains(&chpid) {
+            return Err(format!("CHPID {chpid:02x} given twice"));
+        }
+        chpids.push(chpid);
+    }
+    if chpids.len() > 8 {
+        return Err(format!("{} CHPIDs: a subchannel has 8 paths", chpids.len()));
+    }
+    Ok(chpids)
+}
+
+/// The inverse of [`parse_chpids`].
+pub fn format_chpids(chpids: &[u8]) -> String {
+    let parts: Vec<String> = chpids.iter().map(|c| format!("{c:02x}")).collect();
+    parts.join(",")
+}
+
+/// The PMCW's CHPID array and path-installed mask for paths 0, 1, ...
+pub fn installed_paths(chpids: &[u8]) -> ([u8; 8], u8) {
+    let mut array = [0u8; 8];
+    let mut pim = 0u8;
+    for (i, chpid) in chpids.iter().take(8).enumerate() {
+        array[i] = *chpid;
+        pim |= 0x80 >> i;
+    }
+    (array, pim)
+}
+
 fn write(path: &Path, text: &str) -> io::Result<()> {
     fs::write(path, text).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
@@ -150,6 +185,26 @@ mod tests {
         let group = fs::read_link(real.join("iommu_group")).unwrap();
         assert_eq!(group.file_name().unwrap(), "7");
         fs::remove_dir_all(sys).unwrap();
+    }
+
+    #[test]
+    fn chpid_lists_give_consecutive_installed_paths() {
+        let chpids = parse_chpids("40,4a,5f").unwrap();
+        assert_eq!(
+            installed_paths(&chpids),
+            ([0x40, 0x4a, 0x5f, 0, 0, 0, 0, 0], 0xe0)
+        );
+        assert_eq!(format_chpids(&chpids), "40,4a,5f");
+    }
+
+    #[test]
+    fn chpid_lists_refuse_bad_numbers_repeats_and_more_than_eight() {
+        assert!(parse_chpids("40,xz").unwrap_err().contains("'xz'"));
+        assert!(parse_chpids("40,40").unwrap_err().contains("twice"));
+        assert!(parse_chpids("1,2,3,4,5,6,7,8,9")
+            .unwrap_err()
+            .contains("8 paths"));
+        assert!(parse_chpids("").is_err());
     }
 
     #[test]

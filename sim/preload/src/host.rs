@@ -63,6 +63,12 @@ fn configure() -> Result<Host, String> {
     if let Some(devno) = env("VFIO_CCW_SIM_DEVNO") {
         config.devno = bus_id("VFIO_CCW_SIM_DEVNO", &devno)?.2;
     }
+    if let Some(chpids) = env("VFIO_CCW_SIM_CHPIDS") {
+        let list = vfio_ccw_sim::sysfs::parse_chpids(&chpids)
+            .map_err(|e| format!("VFIO_CCW_SIM_CHPIDS={chpids}: {e}"))?;
+        (config.chpids, config.pim) = vfio_ccw_sim::sysfs::installed_paths(&list);
+        config.pam = config.pim;
+    }
     config.compat = match env("VFIO_CCW_SIM_COMPAT").as_deref() {
         None | Some("architecture") => Compat::Architecture,
         Some("qemu-c") => Compat::QemuC,

@@ -15,6 +15,7 @@
 //! | `VFIO_CCW_SIM_DASD` | 3390 CKD image behind the subchannel | required |
 //! | `VFIO_CCW_SIM_SCHID` | host subchannel `C.S.XXXX` | `0.0.0313` |
 //! | `VFIO_CCW_SIM_DEVNO` | device number `C.S.XXXX` (C.S ignored) | `0.0.0190` |
+//! | `VFIO_CCW_SIM_CHPIDS` | CHPIDs of paths 0, 1, ... (hex, comma-separated) | `40` |
 //! | `VFIO_CCW_SIM_COMPAT` | `qemu-c` for the stock C device | architecture byte order |
 //! | `VFIO_CCW_SIM_FAULTS` | fault script file | none |
 //! | `VFIO_CCW_SIM_STATS` | where to write the kernel's counters at exit | stderr if `-` |
@@ -190,7 +191,16 @@ pub unsafe extern "C" fn pread(
     interpose(
         || {
             vfio::is_ours(fd).then(|| {
-                // SAFETY: `buf` is writable for `count` bytes by contract.
+                if buf.is_null() {
+                    // The kernel's copy to user space faults.
+                    return libc_result(Err(nix::errno::Errno::EFAULT));
+                }
+                if isize::try_from(count).is_err() {
+                    // No buffer is that big: a slice cannot describe it.
+                    return libc_result(Err(nix::errno::Errno::EINVAL));
+                }
+                // SAFETY: `buf` is non-NULL and writable for `count` bytes
+                // by contract.
                 let buf = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), count) };
                 libc_result(vfio::pread(fd, buf, offset).map(|n| n as ssize_t))
             })
@@ -258,7 +268,16 @@ pub unsafe extern "C" fn pwrite(
     interpose(
         || {
             vfio::is_ours(fd).then(|| {
-                // SAFETY: `buf` is readable for `count` bytes by contract.
+                if buf.is_null() {
+                    // The kernel's copy from user space faults.
+                    return libc_result(Err(nix::errno::Errno::EFAULT));
+                }
+                if isize::try_from(count).is_err() {
+                    // No buffer is that big: a slice cannot describe it.
+                    return libc_result(Err(nix::errno::Errno::EINVAL));
+                }
+                // SAFETY: `buf` is non-NULL and readable for `count` bytes
+                // by contract.
                 let buf = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), count) };
                 libc_result(vfio::pwrite(fd, buf, offset).map(|n| n as ssize_t))
             })

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use nix::errno::Errno;
@@ -31,8 +32,16 @@ const DMA_ENTRY_LIMIT: u32 = 65535;
 const MAX_ARGSZ: u32 = 1 << 16;
 
 enum Node {
-    Container { iommu_set: bool },
-    Group { container: Option<RawFd> },
+    /// `mappings` mirrors the model's DMA mappings made through this
+    /// container (iova, size), for the DMA-available count and for
+    /// releasing them with the IOMMU model.
+    Container {
+        iommu_set: bool,
+        mappings: Vec<(u64, u64)>,
+    },
+    Group {
+        container: Option<RawFd>,
+    },
     Device(Arc<SimDeviceFd>),
 }
 
@@ -44,16 +53,82 @@ fn table() -> MutexGuard<'static, HashMap<RawFd, Node>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Fds below this are looked up in [`MARKS`] without taking the table's
+/// lock; the rare higher ones in the table.
+const MARKED_FDS: usize = 4096;
+
+/// One bit per fd below [`MARKED_FDS`]: set while the fd is ours. Every
+/// ioctl, pread, pwrite and close of the host program asks
+/// [`is_ours`]; for its own files (nearly all of them) the answer then
+/// takes no lock, so a thread that forks while another holds the table
+/// cannot leave the child stuck in `close`.
+static MARKS: [AtomicU64; MARKED_FDS / 64] = [const { AtomicU64::new(0) }; MARKED_FDS / 64];
+
+fn mark(fd: RawFd, ours: bool) {
+    let Ok(fd) = usize::try_from(fd) else { return };
+    if fd < MARKED_FDS {
+        let bit = 1u64 << (fd % 64);
+        if ours {
+            MARKS[fd / 64].fetch_or(bit, Ordering::AcqRel);
+        } else {
+            MARKS[fd / 64].fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+}
+
 /// True for the fds this interposer handed out.
 pub fn is_ours(fd: RawFd) -> bool {
-    fd >= 0 && table().contains_key(&fd)
+    match usize::try_from(fd) {
+        Ok(i) if i < MARKED_FDS => MARKS[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0,
+        Ok(_) => table().contains_key(&fd),
+        Err(_) => false,
+    }
 }
 
 /// Drops what `fd` stood for (the device fd's close reaches the driver
-/// model here); the real descriptor is closed by the caller.
+/// model here); the real descriptor is closed by the caller. Closing a
+/// group takes it out of its container, as the kernel's release does.
 pub fn forget(fd: RawFd) {
+    if !is_ours(fd) {
+        return;
+    }
+    mark(fd, false);
     let node = table().remove(&fd);
-    drop(node);
+    if let Some(Node::Group {
+        container: Some(container),
+    }) = node
+    {
+        detach_group(container);
+    } else {
+        drop(node);
+    }
+}
+
+/// After a group left `container`: if it was the last one, the IOMMU model
+/// goes, and with it every DMA mapping (type1's release unmaps them all).
+fn detach_group(container: RawFd) {
+    let released = {
+        let mut table = table();
+        let still_used = table
+            .values()
+            .any(|n| matches!(n, Node::Group { container: Some(c) } if *c == container));
+        match table.get_mut(&container) {
+            Some(Node::Container {
+                iommu_set,
+                mappings,
+            }) if !still_used => {
+                *iommu_set = false;
+                std::mem::take(mappings)
+            }
+            _ => Vec::new(),
+        }
+    };
+    if let Some(host) = host() {
+        for (iova, size) in released {
+            // Nothing to report to: the caller's close or unset succeeded.
+            let _ = host.kernel.dma_unmap(iova, size);
+        }
+    }
 }
 
 /// A real descriptor to stand for a vfio node.
@@ -66,6 +141,7 @@ fn backing_fd() -> Result<RawFd, Errno> {
 fn add(node: Node) -> Result<RawFd, Errno> {
     let fd = backing_fd()?;
     table().insert(fd, node);
+    mark(fd, true);
     Ok(fd)
 }
 
@@ -73,8 +149,15 @@ fn add(node: Node) -> Result<RawFd, Errno> {
 pub fn open(path: &str) -> Result<RawFd, Errno> {
     let host = host().ok_or(Errno::ENODEV)?;
     if path == "/dev/vfio/vfio" {
-        add(Node::Container { iommu_set: false })
+        add(Node::Container {
+            iommu_set: false,
+            mappings: Vec::new(),
+        })
     } else if path.strip_prefix("/dev/vfio/") == Some(host.group.as_str()) {
+        // The vfio core lets one file at a time hold a group open.
+        if table().values().any(|n| matches!(n, Node::Group { .. })) {
+            return Err(Errno::EBUSY);
+        }
         add(Node::Group { container: None })
     } else {
         Err(Errno::ENOENT)
@@ -143,41 +226,48 @@ fn u64_at(buf: &[u8], at: usize) -> u64 {
 /// # Safety
 /// `arg` is valid for `request` as the vfio uAPI defines it.
 pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_int, Errno> {
-    let is_device = matches!(table().get(&fd), Some(Node::Device(_)));
-    if is_device {
-        // SAFETY: forwarded contract.
-        return unsafe { device_ioctl(fd, request, arg) };
+    enum Kind {
+        Container { iommu_set: bool },
+        Group,
+        Device,
     }
-    match request {
-        uapi::VFIO_GET_API_VERSION => Ok(VFIO_API_VERSION),
-        uapi::VFIO_CHECK_EXTENSION => {
+    let kind = match table().get(&fd) {
+        Some(Node::Container { iommu_set, .. }) => Kind::Container {
+            iommu_set: *iommu_set,
+        },
+        Some(Node::Group { .. }) => Kind::Group,
+        Some(Node::Device(_)) => Kind::Device,
+        None => return Err(Errno::EBADF),
+    };
+    match (kind, request) {
+        // SAFETY: forwarded contract.
+        (Kind::Device, _) => unsafe { device_ioctl(fd, request, arg) },
+        // SAFETY: forwarded contract.
+        (Kind::Group, uapi::VFIO_GROUP_GET_STATUS) => unsafe { group_status(fd, arg) },
+        // SAFETY: forwarded contract.
+        (Kind::Group, uapi::VFIO_GROUP_SET_CONTAINER) => unsafe { set_container(fd, arg) },
+        (Kind::Group, uapi::VFIO_GROUP_UNSET_CONTAINER) => unset_container(fd),
+        // SAFETY: forwarded contract.
+        (Kind::Group, uapi::VFIO_GROUP_GET_DEVICE_FD) => unsafe { get_device_fd(fd, arg) },
+        (Kind::Group, _) => Err(Errno::ENOTTY),
+        (Kind::Container { .. }, uapi::VFIO_GET_API_VERSION) => Ok(VFIO_API_VERSION),
+        (Kind::Container { .. }, uapi::VFIO_CHECK_EXTENSION) => {
             let ext = arg as c_ulong;
             Ok(c_int::from(
                 ext == VFIO_TYPE1_IOMMU || ext == VFIO_TYPE1V2_IOMMU,
             ))
         }
-        uapi::VFIO_SET_IOMMU => set_iommu(fd, arg as c_ulong),
+        (Kind::Container { .. }, uapi::VFIO_SET_IOMMU) => set_iommu(fd, arg as c_ulong),
+        // The vfio core passes what it does not know to the IOMMU model;
+        // without one its answer is EINVAL, type1's own is ENOTTY.
+        (Kind::Container { iommu_set: false }, _) => Err(Errno::EINVAL),
         // SAFETY: forwarded contract.
-        uapi::VFIO_IOMMU_GET_INFO => unsafe { iommu_info(fd, arg) },
+        (Kind::Container { .. }, uapi::VFIO_IOMMU_GET_INFO) => unsafe { iommu_info(fd, arg) },
         // SAFETY: forwarded contract.
-        uapi::VFIO_IOMMU_MAP_DMA => unsafe { map_dma(fd, arg) },
+        (Kind::Container { .. }, uapi::VFIO_IOMMU_MAP_DMA) => unsafe { map_dma(fd, arg) },
         // SAFETY: forwarded contract.
-        uapi::VFIO_IOMMU_UNMAP_DMA => unsafe { unmap_dma(fd, arg) },
-        // SAFETY: forwarded contract.
-        uapi::VFIO_GROUP_GET_STATUS => unsafe { group_status(fd, arg) },
-        // SAFETY: forwarded contract.
-        uapi::VFIO_GROUP_SET_CONTAINER => unsafe { set_container(fd, arg) },
-        uapi::VFIO_GROUP_UNSET_CONTAINER => unset_container(fd),
-        // SAFETY: forwarded contract.
-        uapi::VFIO_GROUP_GET_DEVICE_FD => unsafe { get_device_fd(fd, arg) },
-        _ => Err(Errno::ENOTTY),
-    }
-}
-
-fn is_container(fd: RawFd) -> Result<(), Errno> {
-    match table().get(&fd) {
-        Some(Node::Container { .. }) => Ok(()),
-        _ => Err(Errno::ENOTTY),
+        (Kind::Container { .. }, uapi::VFIO_IOMMU_UNMAP_DMA) => unsafe { unmap_dma(fd, arg) },
+        (Kind::Container { .. }, _) => Err(Errno::ENOTTY),
     }
 }
 
@@ -186,7 +276,7 @@ fn set_iommu(fd: RawFd, kind: c_ulong) -> Result<c_int, Errno> {
     let has_group = table
         .values()
         .any(|n| matches!(n, Node::Group { container: Some(c) } if *c == fd));
-    let Some(Node::Container { iommu_set }) = table.get_mut(&fd) else {
+    let Some(Node::Container { iommu_set, .. }) = table.get_mut(&fd) else {
         return Err(Errno::ENOTTY);
     };
     // The kernel wants a group in the container before an IOMMU model.
@@ -200,10 +290,18 @@ fn set_iommu(fd: RawFd, kind: c_ulong) -> Result<c_int, Errno> {
     Ok(0)
 }
 
-fn iommu_ready(fd: RawFd) -> Result<(), Errno> {
+fn is_container(fd: RawFd) -> bool {
+    matches!(table().get(&fd), Some(Node::Container { .. }))
+}
+
+/// The container's mapping count, once it has an IOMMU model.
+fn iommu_ready(fd: RawFd) -> Result<usize, Errno> {
     match table().get(&fd) {
-        Some(Node::Container { iommu_set: true }) => Ok(()),
-        Some(Node::Container { iommu_set: false }) => Err(Errno::EINVAL),
+        Some(Node::Container {
+            iommu_set: true,
+            mappings,
+        }) => Ok(mappings.len()),
+        Some(Node::Container { .. }) => Err(Errno::EINVAL),
         _ => Err(Errno::ENOTTY),
     }
 }
@@ -213,7 +311,8 @@ fn iommu_ready(fd: RawFd) -> Result<(), Errno> {
 /// # Safety
 /// `arg` as the ioctl defines it.
 unsafe fn iommu_info(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
-    iommu_ready(fd)?;
+    let mapped = iommu_ready(fd)?;
+    let avail = DMA_ENTRY_LIMIT.saturating_sub(u32::try_from(mapped).unwrap_or(u32::MAX));
     // SAFETY: forwarded contract.
     let mut info = unsafe { argument(arg, 16) }?;
     // Header 24 bytes; IOVA range cap (8 + 8 + 16) at 24; DMA-avail cap
@@ -231,13 +330,12 @@ unsafe fn iommu_info(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     full[48..56].copy_from_slice(&u64::MAX.to_ne_bytes());
     full[56..58].copy_from_slice(&VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL.to_ne_bytes());
     full[58..60].copy_from_slice(&1u16.to_ne_bytes());
-    full[64..68].copy_from_slice(&DMA_ENTRY_LIMIT.to_ne_bytes());
+    full[64..68].copy_from_slice(&avail.to_ne_bytes());
     if info.len() < full.len() {
-        // Like the kernel: say how much is needed, copy no capability.
+        // Like type1: say how much is needed and that capabilities
+        // exist, copy none.
         let n = info.len().min(16);
         info[..n].copy_from_slice(&full[..n]);
-        info[0..4].copy_from_slice(&72u32.to_ne_bytes());
-        info[4..8].copy_from_slice(&VFIO_IOMMU_INFO_PGSIZES.to_ne_bytes());
         if info.len() >= 24 {
             info[16..20].copy_from_slice(&0u32.to_ne_bytes());
         }
@@ -252,16 +350,19 @@ unsafe fn iommu_info(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
 /// # Safety
 /// `arg` as VFIO_IOMMU_MAP_DMA defines it.
 unsafe fn map_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
-    iommu_ready(fd)?;
+    if iommu_ready(fd)? >= DMA_ENTRY_LIMIT as usize {
+        // type1 refuses a mapping beyond its dma_entry_limit.
+        return Err(Errno::ENOSPC);
+    }
     // SAFETY: forwarded contract.
     let map = unsafe { argument(arg, 32) }?;
     let host = host().ok_or(Errno::ENODEV)?;
-    host.kernel.dma_map(
-        u64_at(&map, 16),
-        u64_at(&map, 8),
-        u64_at(&map, 24),
-        u32_at(&map, 4),
-    )?;
+    let (iova, size) = (u64_at(&map, 16), u64_at(&map, 24));
+    host.kernel
+        .dma_map(iova, u64_at(&map, 8), size, u32_at(&map, 4))?;
+    if let Some(Node::Container { mappings, .. }) = table().get_mut(&fd) {
+        mappings.push((iova, size));
+    }
     Ok(0)
 }
 
@@ -272,9 +373,12 @@ unsafe fn unmap_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     // SAFETY: forwarded contract.
     let mut unmap = unsafe { argument(arg, 24) }?;
     let host = host().ok_or(Errno::ENODEV)?;
-    let unmapped = host
-        .kernel
-        .dma_unmap(u64_at(&unmap, 8), u64_at(&unmap, 16))?;
+    let (iova, size) = (u64_at(&unmap, 8), u64_at(&unmap, 16));
+    let unmapped = host.kernel.dma_unmap(iova, size)?;
+    // The model removed exactly the whole mappings inside the range.
+    if let Some(Node::Container { mappings, .. }) = table().get_mut(&fd) {
+        mappings.retain(|&(at, len)| at < iova || at - iova + len > size);
+    }
     // The kernel reports how much it unmapped in `size`.
     unmap[16..24].copy_from_slice(&unmapped.to_ne_bytes());
     // SAFETY: `unmap` is as long as the caller's argsz.
@@ -311,7 +415,13 @@ unsafe fn set_container(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     }
     // SAFETY: the argument is a pointer to an int.
     let container = unsafe { arg.cast::<c_int>().read_unaligned() };
-    is_container(container).map_err(|_| Errno::EBADF)?;
+    if !is_container(container) {
+        // SAFETY: F_GETFD only asks whether the descriptor is open.
+        let open = unsafe { libc::fcntl(container, libc::F_GETFD) } >= 0;
+        // The kernel: EBADF for no file, EINVAL for a file that is not
+        // a vfio container.
+        return Err(if open { Errno::EINVAL } else { Errno::EBADF });
+    }
     match table().get_mut(&fd) {
         Some(Node::Group { container: slot }) => {
             if slot.is_some() {
@@ -325,18 +435,18 @@ unsafe fn set_container(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
 }
 
 fn unset_container(fd: RawFd) -> Result<c_int, Errno> {
-    let mut table = table();
-    let container = match table.get_mut(&fd) {
-        Some(Node::Group { container }) => container.take().ok_or(Errno::EINVAL)?,
-        _ => return Err(Errno::ENOTTY),
+    let container = {
+        let mut table = table();
+        // An open device fd keeps its group in the container.
+        if table.values().any(|n| matches!(n, Node::Device(_))) {
+            return Err(Errno::EBUSY);
+        }
+        match table.get_mut(&fd) {
+            Some(Node::Group { container }) => container.take().ok_or(Errno::EINVAL)?,
+            _ => return Err(Errno::ENOTTY),
+        }
     };
-    // The last group leaving takes the IOMMU model with it.
-    let still_used = table
-        .values()
-        .any(|n| matches!(n, Node::Group { container: Some(c) } if *c == container));
-    if let (false, Some(Node::Container { iommu_set })) = (still_used, table.get_mut(&container)) {
-        *iommu_set = false;
-    }
+    detach_group(container);
     Ok(0)
 }
 

@@ -10,7 +10,7 @@
 //! `VFIO_CCW_SIM_SYSFSDEV`). At exit it prints what the kernel saw.
 
 use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -32,7 +32,8 @@ options:
   --dasd IMAGE        the 3390 volume (a Hercules CKD image; see vfio-ccw-mkvol)
   --schid C.S.XXXX    host subchannel id (default 0.0.0313)
   --devno C.S.XXXX    device number (default 0.0.0190)
-  --chpid XX          the channel path's CHPID, hex (default 40)
+  --chpids XX[,XX...] the CHPIDs of paths 0, 1, ... (hex, up to 8; default 40);
+                      --chpid is the same
   --faults FILE       fault script (docs/simulator.md)
   --compat qemu-c     byte order of the stock upstream C device on this host
   --stats FILE        also write the kernel's counters to FILE
@@ -46,7 +47,7 @@ struct Options {
     dasd: Option<PathBuf>,
     schid: String,
     devno: String,
-    chpid: u8,
+    chpids: Vec<u8>,
     faults: Option<PathBuf>,
     compat: Option<String>,
     stats: Option<PathBuf>,
@@ -54,17 +55,24 @@ struct Options {
     command: Vec<OsString>,
 }
 
-fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
+/// What the command line asks for.
+enum Request {
+    Run(Options),
+    Help,
+}
+
+fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
     match args.next().as_ref().and_then(|a| a.to_str()) {
         Some("run") => {}
-        Some("-h" | "--help") | None => return Err(USAGE.into()),
+        Some("-h" | "--help" | "help") => return Ok(Request::Help),
+        None => return Err(USAGE.into()),
         Some(other) => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
     }
     let mut o = Options {
         dasd: None,
         schid: "0.0.0313".into(),
         devno: "0.0.0190".into(),
-        chpid: 0x40,
+        chpids: vec![0x40],
         faults: None,
         compat: None,
         stats: None,
@@ -85,10 +93,10 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
             "--dasd" => o.dasd = Some(value()?.into()),
             "--schid" => o.schid = value()?.to_string_lossy().into_owned(),
             "--devno" => o.devno = value()?.to_string_lossy().into_owned(),
-            "--chpid" => {
-                let v = value()?;
-                o.chpid = u8::from_str_radix(&v.to_string_lossy(), 16)
-                    .map_err(|_| format!("--chpid {}: expected a hex byte", v.to_string_lossy()))?;
+            "--chpid" | "--chpids" => {
+                let v = value()?.to_string_lossy().into_owned();
+                o.chpids =
+                    vfio_ccw_sim::sysfs::parse_chpids(&v).map_err(|e| format!("{arg} {v}: {e}"))?;
             }
             "--faults" => o.faults = Some(value()?.into()),
             "--compat" => {
@@ -107,7 +115,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
                     .parse()
                     .map_err(|_| format!("--group {v}: expected a number"))?;
             }
-            "-h" | "--help" => return Err(USAGE.into()),
+            "-h" | "--help" => return Ok(Request::Help),
             other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
         }
     }
@@ -120,20 +128,29 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Options, String> {
     if !dasd.is_file() {
         return Err(format!("--dasd {}: no such file", dasd.display()));
     }
-    Ok(o)
+    // Checked here so that a typo fails before anything is mounted.
+    bus_id("--schid", &o.schid)?;
+    bus_id("--devno", &o.devno)?;
+    Ok(Request::Run(o))
 }
 
+/// `C.S.XXXX` in hex: channel subsystem, subchannel set (0-3), number.
 fn bus_id(name: &str, text: &str) -> Result<(u8, u8, u16), String> {
-    let bad = || format!("{name} {text}: expected a bus id like 0.0.0313");
+    let bad =
+        || format!("{name} {text}: expected a bus id like 0.0.0313 (hex; subchannel set 0 to 3)");
     let parts: Vec<&str> = text.split('.').collect();
     let [c, s, x] = parts.as_slice() else {
         return Err(bad());
     };
-    Ok((
+    let (c, s, x) = (
         u8::from_str_radix(c, 16).map_err(|_| bad())?,
         u8::from_str_radix(s, 16).map_err(|_| bad())?,
         u16::from_str_radix(x, 16).map_err(|_| bad())?,
-    ))
+    );
+    if s > 3 {
+        return Err(bad());
+    }
+    Ok((c, s, x))
 }
 
 /// The interposer: $VFIO_CCW_SIM_PRELOAD, or next to this binary.
@@ -201,6 +218,17 @@ fn private_sysfs() -> Result<(), String> {
     Ok(())
 }
 
+/// The interposer first, then whatever the caller preloads already (its
+/// `open` and friends then see the calls the interposer passes on).
+fn ld_preload(ours: &Path) -> OsString {
+    let mut value = ours.as_os_str().to_owned();
+    if let Some(theirs) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        value.push(":");
+        value.push(theirs);
+    }
+    value
+}
+
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(signal: libc::c_int) {
@@ -211,8 +239,29 @@ extern "C" fn forward(signal: libc::c_int) {
     }
 }
 
+const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+fn forwarded_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in FORWARDED {
+        set.add(signal);
+    }
+    set
+}
+
+/// Holds the forwarded signals back until the command exists, so that a
+/// signal arriving while it starts is not lost (or fatal to the launcher).
+/// The command must not inherit the mask: it is cleared between fork and
+/// exec.
+fn hold_signals() {
+    if let Err(e) = forwarded_set().thread_block() {
+        eprintln!("vfio-ccw-sim: cannot hold signals back while starting the command: {e}");
+    }
+}
+
 /// Passes termination signals on to the command, so that `timeout` or a
-/// Ctrl-C ends QEMU too, and the report still comes.
+/// Ctrl-C ends QEMU too, and the report still comes; then lets the held
+/// ones through.
 fn forward_signals(pid: u32) {
     CHILD.store(pid as i32, Ordering::Relaxed);
     let action = SigAction::new(
@@ -220,11 +269,14 @@ fn forward_signals(pid: u32) {
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+    for signal in FORWARDED {
         // SAFETY: `forward` only reads an atomic and calls kill.
         if let Err(e) = unsafe { sigaction(signal, &action) } {
             eprintln!("vfio-ccw-sim: cannot forward {signal}: {e}");
         }
+    }
+    if let Err(e) = forwarded_set().thread_unblock() {
+        eprintln!("vfio-ccw-sim: cannot let signals through: {e}");
     }
 }
 
@@ -232,6 +284,7 @@ fn run(o: Options) -> Result<ExitCode, String> {
     let (cssid, ssid, schno) = bus_id("--schid", &o.schid)?;
     let (_, _, devno) = bus_id("--devno", &o.devno)?;
     let preload = preload()?;
+    let (chpids, pim) = vfio_ccw_sim::sysfs::installed_paths(&o.chpids);
     let dasd = std::fs::canonicalize(o.dasd.as_ref().expect("checked in parse"))
         .map_err(|e| format!("--dasd: {e}"))?;
     let layout = Layout {
@@ -239,9 +292,9 @@ fn run(o: Options) -> Result<ExitCode, String> {
         ssid,
         schno,
         devno,
-        chpids: [o.chpid, 0, 0, 0, 0, 0, 0, 0],
-        pim: 0x80,
-        pam: 0x80,
+        chpids,
+        pim,
+        pam: pim,
         pom: 0xff,
         chp_type: 0x1b,
         uuid: UUID.into(),
@@ -265,11 +318,15 @@ fn run(o: Options) -> Result<ExitCode, String> {
     let mut command = Command::new(&o.command[0]);
     command
         .args(args)
-        .env("LD_PRELOAD", &preload)
+        .env("LD_PRELOAD", ld_preload(&preload))
         .env("VFIO_CCW_SIM_SYSFSDEV", &sysfsdev)
         .env("VFIO_CCW_SIM_DASD", &dasd)
         .env("VFIO_CCW_SIM_SCHID", &o.schid)
         .env("VFIO_CCW_SIM_DEVNO", &o.devno)
+        .env(
+            "VFIO_CCW_SIM_CHPIDS",
+            vfio_ccw_sim::sysfs::format_chpids(&o.chpids),
+        )
         .env("VFIO_CCW_SIM_UUID", UUID)
         .env("VFIO_CCW_SIM_GROUP", o.group.to_string())
         .env("VFIO_CCW_SIM_STATS", &stats);
@@ -279,9 +336,24 @@ fn run(o: Options) -> Result<ExitCode, String> {
     if let Some(compat) = &o.compat {
         command.env("VFIO_CCW_SIM_COMPAT", compat);
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", o.command[0].to_string_lossy()))?;
+    let held = forwarded_set();
+    // SAFETY: the closure runs between fork and exec and only calls
+    // pthread_sigmask, which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(move || held.thread_unblock().map_err(std::io::Error::from));
+    }
+    hold_signals();
+    let spawned = command.spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = forwarded_set().thread_unblock();
+            return Err(format!(
+                "cannot run {}: {e}",
+                o.command[0].to_string_lossy()
+            ));
+        }
+    };
     forward_signals(child.id());
     let status = child
         .wait()
@@ -310,7 +382,11 @@ fn run(o: Options) -> Result<ExitCode, String> {
 
 fn main() -> ExitCode {
     let options = match parse(std::env::args_os().skip(1)) {
-        Ok(o) => o,
+        Ok(Request::Run(o)) => o,
+        Ok(Request::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);

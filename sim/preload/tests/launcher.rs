@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! `vfio-ccw-sim run`: the command line, the private sysfs it builds, the
+//! environment it gives the command, and how it ends.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{artifacts, blank_volume, scratch, UUID};
+
+const SYSFSDEV: &str = "/sys/bus/mdev/devices/6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313";
+
+/// Runs needing a mount namespace need root; elsewhere they say so (and
+/// fail in CI, which runs as root).
+macro_rules! root_only {
+    () => {
+        native_only!();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(!common::ci(), "CI runs the launcher tests as root");
+            eprintln!("skipped: vfio-ccw-sim run needs root for its mount namespace");
+            return;
+        }
+    };
+}
+
+fn launcher() -> Command {
+    let mut cmd = Command::new(&artifacts().launcher);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("VFIO_CCW_SIM_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// `vfio-ccw-sim run --dasd <blank volume> OPTIONS -- COMMAND`.
+fn run(dir: &Path, options: &[&str], command: &[&str]) -> Output {
+    launcher()
+        .arg("run")
+        .arg("--dasd")
+        .arg(blank_volume(dir))
+        .args(options)
+        .arg("--")
+        .args(command)
+        .output()
+        .expect("running the launcher")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn sh(script: &str) -> Vec<&str> {
+    vec!["sh", "-c", script]
+}
+
+#[test]
+fn help_prints_the_usage_and_succeeds() {
+    native_only!();
+    let out = launcher().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("usage: vfio-ccw-sim run"));
+}
+
+#[test]
+fn a_run_without_a_volume_is_refused_with_the_reason() {
+    native_only!();
+    let out = launcher().args(["run", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--dasd IMAGE is required"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_volume_file_is_named() {
+    native_only!();
+    let out = launcher()
+        .args(["run", "--dasd", "/nonexistent/v.3390", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--dasd /nonexistent/v.3390: no such file"));
+}
+
+#[test]
+fn a_malformed_subchannel_id_is_refused_before_anything_runs() {
+    native_only!();
+    let dir = scratch("bad-schid");
+    let marker = dir.join("ran");
+    let script = format!("touch {}", marker.display());
+    let out = run(&dir, &["--schid", "0.4.0313"], &sh(&script));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--schid 0.4.0313: expected a bus id"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!marker.exists());
+}
+
+#[test]
+fn unknown_options_are_refused() {
+    native_only!();
+    let out = launcher()
+        .args(["run", "--bogus", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown option '--bogus'"));
+}
+
+#[test]
+fn a_run_without_a_command_is_refused() {
+    native_only!();
+    let dir = scratch("no-command");
+    let out = launcher()
+        .arg("run")
+        .arg("--dasd")
+        .arg(blank_volume(&dir))
+        .arg("--")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no command given after --"));
+}
+
+#[test]
+fn an_unprivileged_run_is_refused_before_touching_sys() {
+    root_only!();
+    let dir = scratch("unprivileged");
+    let volume = blank_volume(&dir);
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&artifacts().launcher)
+        .arg("run")
+        .arg("--dasd")
+        .arg(&volume)
+        .args(["--", "true"])
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot create a private mount namespace"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_mdev_path_resolves_below_its_subchannel_with_its_group() {
+    root_only!();
+    let out = run(
+        &scratch("resolve"),
+        &["--group", "12"],
+        &sh(
+            r#"readlink -f "$VFIO_CCW_SIM_SYSFSDEV"; readlink "$VFIO_CCW_SIM_SYSFSDEV/iommu_group""#,
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("/sys/devices/css0/0.0.0313/{UUID}"));
+    assert!(
+        lines[1].ends_with("/kernel/iommu_groups/12"),
+        "{}",
+        lines[1]
+    );
+}
+
+#[test]
+fn the_subchannel_attributes_describe_the_configured_paths() {
+    root_only!();
+    let out = run(
+        &scratch("attributes"),
+        &[
+            "--schid", "0.1.0a0b", "--devno", "0.1.4711", "--chpids", "5e,21",
+        ],
+        &sh(
+            "cd /sys/bus/css/devices/0.1.0a0b && cat type pimpampom chpids dev_busid \
+             /sys/devices/css0/chp0.5e/type /sys/devices/css0/chp0.21/type",
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "0\nc0 c0 ff\n5e 21 00 00 00 00 00 00 \n0.1.4711\n1b\n1b\n"
+    );
+}
+
+#[test]
+fn the_placeholder_in_arguments_becomes_the_mdev_path() {
+    root_only!();
+    let out = run(
+        &scratch("placeholder"),
+        &[],
+        &[
+            "sh",
+            "-c",
+            r#"echo "$1""#,
+            "sh",
+            "vfio-ccw,sysfsdev=@SYSFSDEV@,devno=fe.0.0001",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("vfio-ccw,sysfsdev={SYSFSDEV},devno=fe.0.0001\n")
+    );
+    assert!(text(&out.stderr).contains(&format!("sysfsdev={SYSFSDEV}")));
+}
+
+#[test]
+fn the_hosts_sys_is_untouched_and_its_system_devices_stay_visible() {
+    root_only!();
+    let out = run(
+        &scratch("host-sys"),
+        &[],
+        &sh("test -d /sys/devices/system/cpu && echo cpus"),
+    );
+    assert_eq!(text(&out.stdout), "cpus\n", "{}", text(&out.stderr));
+    assert!(
+        !Path::new(SYSFSDEV).exists(),
+        "the mdev leaked into the host's /sys"
+    );
+    assert!(Path::new("/sys/bus")
+        .read_dir()
+        .unwrap()
+        .any(|e| e.unwrap().file_name() != "mdev"));
+}
+
+#[test]
+fn the_command_gets_the_interposer_and_its_configuration() {
+    root_only!();
+    let out = run(
+        &scratch("environment"),
+        &["--devno", "0.0.4711", "--compat", "qemu-c", "--group", "9"],
+        &sh("echo $LD_PRELOAD; echo $VFIO_CCW_SIM_DEVNO $VFIO_CCW_SIM_COMPAT $VFIO_CCW_SIM_GROUP $VFIO_CCW_SIM_UUID"),
+    );
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].ends_with("libvfio_ccw_sim_preload.so"), "{stdout}");
+    assert_eq!(lines[1], format!("0.0.4711 qemu-c 9 {UUID}"));
+}
+
+#[test]
+fn the_exit_status_is_the_commands() {
+    root_only!();
+    let out = run(&scratch("status"), &[], &sh("exit 7"));
+    assert_eq!(out.status.code(), Some(7));
+}
+
+#[test]
+fn a_command_killed_by_a_signal_ends_the_run_with_128_plus_its_number() {
+    root_only!();
+    let out = run(&scratch("killed"), &[], &sh("kill -KILL $$"));
+    assert_eq!(out.status.code(), Some(128 + 9));
+    assert!(text(&out.stderr).contains("killed by signal 9"));
+}
+
+#[test]
+fn sigterm_to_the_launcher_reaches_the_command() {
+    root_only!();
+    let dir = scratch("sigterm");
+    let mut child = launcher()
+        .arg("run")
+        .arg("--dasd")
+        .arg(blank_volume(&dir))
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "ready\n");
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            panic!("the command did not end on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3));
+}
+
+#[test]
+fn a_command_that_used_the_device_gets_a_report_at_exit() {
+    root_only!();
+    let dir = scratch("report");
+    let stats = dir.join("stats.txt");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let out = run(
+        &dir,
+        &["--stats", &stats.to_string_lossy()],
+        &[
+            &probe,
+            "container",
+            "group",
+            "set-container",
+            "iommu=3",
+            "device",
+            "info",
+            "region=0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("info: ok flags=0x11"),
+        "{}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("vfio-ccw-sim statistics"), "{stderr}");
+    assert!(stderr.contains("device-info  1"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&stats).unwrap().trim(),
+        stderr[stderr.find("vfio-ccw-sim statistics").unwrap()..].trim()
+    );
+}
+
+#[test]
+fn a_command_that_never_opened_the_device_is_told_so() {
+    root_only!();
+    let out = run(&scratch("unused"), &[], &["true"]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("the command never opened the simulated device"));
+}
+
+#[test]
+fn the_fault_script_reaches_the_model() {
+    root_only!();
+    let dir = scratch("faults");
+    let script = dir.join("faults.txt");
+    std::fs::write(&script, "device-info fail EIO\n").unwrap();
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let out = run(
+        &dir,
+        &["--faults", &script.to_string_lossy()],
+        &[
+            &probe,
+            "container",
+            "group",
+            "set-container",
+            "iommu=3",
+            "device",
+            "info",
+            "info",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[5], format!("info: errno {}", libc::EIO), "{stdout}");
+    assert!(
+        lines[6].starts_with("info: ok"),
+        "the rule applies once: {stdout}"
+    );
+}
+
+#[test]
+fn the_command_starts_with_the_forwarded_signals_unblocked() {
+    root_only!();
+    let out = run(
+        &scratch("sigmask"),
+        &[],
+        &["grep", "SigBlk", "/proc/self/status"],
+    );
+    let stdout = text(&out.stdout);
+    let mask = u64::from_str_radix(stdout.trim().trim_start_matches("SigBlk:").trim(), 16)
+        .unwrap_or_else(|_| panic!("{stdout}"));
+    for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+        assert_eq!(
+            mask & (1 << (signal - 1)),
+            0,
+            "signal {signal} blocked: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_preload_the_caller_already_has_comes_after_the_interposer() {
+    root_only!();
+    let dir = scratch("their-preload");
+    let out = launcher()
+        .env("LD_PRELOAD", "/nonexistent/theirs.so")
+        .arg("run")
+        .arg("--dasd")
+        .arg(blank_volume(&dir))
+        .args(["--", "sh", "-c", "echo $LD_PRELOAD"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let (ours, theirs) = stdout.trim().split_once(':').expect("two entries");
+    assert!(ours.ends_with("/libvfio_ccw_sim_preload.so"), "{stdout}");
+    assert_eq!(theirs, "/nonexistent/theirs.so");
+}
+
+#[test]
+fn the_model_has_the_paths_the_sysfs_shows() {
+    root_only!();
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let out = run(
+        &scratch("model-paths"),
+        &["--chpids", "5e,21"],
+        &[
+            &probe,
+            "container",
+            "group",
+            "set-container",
+            "iommu=3",
+            "device",
+            "read=0x800,24",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    let schib = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("read=0x800,24: ok 24 "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // PMCW byte 11 PIM, 15 PAM, 16-23 the CHPIDs.
+    assert_eq!(&schib[22..24], "c0", "PIM: {schib}");
+    assert_eq!(&schib[30..32], "c0", "PAM: {schib}");
+    assert_eq!(&schib[32..48], "5e21000000000000", "CHPIDs: {schib}");
+}
+
+#[test]
+fn a_bad_chpid_list_is_refused() {
+    native_only!();
+    let out = run(&scratch("bad-chpids"), &["--chpids", "40,40"], &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--chpids 40,40: CHPID 40 given twice"),
+        "{}",
+        text(&out.stderr)
+    );
+}
