@@ -68,7 +68,7 @@ debian_rust() {
     [ -n "$version" ] || die "no rustc-web version exists for both $host and s390x"
     if [ "$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null)" != "$version" ] ||
         [ "$(dpkg-query -W -f='${Version}' libstd-rust-web-dev 2>/dev/null)" != "$version" ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades \
             "rustc-web=$version" "libstd-rust-web-dev=$version" >/dev/null
     fi
     stamp=/usr/lib/rustlib/s390x-unknown-linux-gnu/.qvc-version
