@@ -183,14 +183,37 @@ impl CkdImage {
             ));
         }
         let cylinders = u32::try_from(tracks / u64::from(heads))
-            .map_err(|_| format_error(path, "too many cylinders"))?;
-        Ok(CkdImage {
+            .ok()
+            .filter(|&c| c <= 65520)
+            .ok_or_else(|| format_error(path, format!("{tracks} tracks: too many cylinders")))?;
+        let mut image = CkdImage {
             path: path.to_owned(),
             file,
             heads,
             track_size,
             cylinders,
-        })
+        };
+        image.check_tracks()?;
+        Ok(image)
+    }
+
+    /// Reads the image once, front to back, checking every track's header
+    /// and record chain, so that a damaged image is refused when it is
+    /// opened rather than found by a channel program.
+    fn check_tracks(&mut self) -> Result<(), CkdError> {
+        let io_err = |e| CkdError::Io(self.path.clone(), e);
+        self.file
+            .seek(SeekFrom::Start(HEADER_SIZE as u64))
+            .map_err(io_err)?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, &self.file);
+        let mut track = vec![0u8; self.track_size as usize];
+        for cyl in 0..self.cylinders as u16 {
+            for head in 0..self.heads as u16 {
+                reader.read_exact(&mut track).map_err(io_err)?;
+                check_track(&self.path, &track, cyl, head)?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates an image of `cylinders` cylinders, every track holding R0.
@@ -238,24 +261,7 @@ impl CkdImage {
             .seek(SeekFrom::Start(self.track_offset(cyl, head)))
             .map_err(io_err)?;
         self.file.read_exact(&mut track).map_err(io_err)?;
-        let want = [
-            0,
-            (cyl >> 8) as u8,
-            cyl as u8,
-            (head >> 8) as u8,
-            head as u8,
-        ];
-        if track[0..5] != want {
-            return Err(format_error(
-                &self.path,
-                format!(
-                    "track {cyl}/{head} has the header {:02x?}, expected {want:02x?}",
-                    &track[0..5]
-                ),
-            ));
-        }
-        records(&track)
-            .map_err(|why| format_error(&self.path, format!("track {cyl}/{head}: {why}")))?;
+        check_track(&self.path, &track, cyl, head)?;
         Ok(track)
     }
 
@@ -268,6 +274,28 @@ impl CkdImage {
         self.file.write_all(track).map_err(io_err)?;
         self.file.flush().map_err(io_err)
     }
+}
+
+/// Checks a track's header (it must name the track) and its record chain.
+fn check_track(path: &Path, track: &[u8], cyl: u16, head: u16) -> Result<(), CkdError> {
+    let want = [
+        0,
+        (cyl >> 8) as u8,
+        cyl as u8,
+        (head >> 8) as u8,
+        head as u8,
+    ];
+    if track[0..5] != want {
+        return Err(format_error(
+            path,
+            format!(
+                "track {cyl}/{head} has the header {:02x?}, expected {want:02x?}",
+                &track[0..5]
+            ),
+        ));
+    }
+    records(track).map_err(|why| format_error(path, format!("track {cyl}/{head}: {why}")))?;
+    Ok(())
 }
 
 /// A track holding only R0 (8 data bytes of zeros).

@@ -34,6 +34,7 @@ pub const SENSE_ID: [u8; 7] = [0xff, 0x39, 0x90, 0xe9, 0x33, 0x90, 0x0c];
 pub const SENSE0_COMMAND_REJECT: u8 = 0x80;
 pub const SENSE0_EQUIPMENT_CHECK: u8 = 0x10;
 /// Sense byte 1 bits.
+pub const SENSE1_END_OF_CYLINDER: u8 = 0x20;
 pub const SENSE1_NO_RECORD_FOUND: u8 = 0x08;
 
 const END: u8 = dstat::CHANNEL_END | dstat::DEVICE_END;
@@ -126,16 +127,28 @@ impl Dasd3390 {
         Some(i)
     }
 
-    /// The record Read/Write Data act on: the one just found, or the next
-    /// data record (R0 is not one).
-    fn data_record(&mut self, found: Option<usize>) -> Option<usize> {
-        if found.is_some() {
-            return found;
+    /// The record Read Data acts on: the one a search or Read Count just
+    /// passed, or the next data record (R0 is not one). A multitrack read
+    /// that reaches the end of the track goes on at the next head's index
+    /// point, and past the cylinder's last head ends in unit check, end of
+    /// cylinder; a single-track one goes round through the index point.
+    fn data_record(&mut self, found: Option<usize>, multitrack: bool) -> Result<usize, Response> {
+        if let Some(i) = found {
+            return Ok(i);
         }
         loop {
-            let i = self.pass_count()?;
+            if multitrack && self.next >= self.records.len() {
+                if u32::from(self.head) + 1 >= self.image.heads {
+                    return Err(self.check(0, SENSE1_END_OF_CYLINDER));
+                }
+                self.seek(self.cyl, self.head + 1)?;
+                continue;
+            }
+            let Some(i) = self.pass_count() else {
+                return Err(self.check(0, SENSE1_NO_RECORD_FOUND));
+            };
             if self.records[i].count.record != 0 {
-                return Some(i);
+                return Ok(i);
             }
         }
     }
@@ -229,9 +242,9 @@ impl CcwDevice for Dasd3390 {
                 }
             }
             (CMD_READ_DATA | CMD_READ_DATA_MT, Transfer::Read(buf)) => {
-                match self.data_record(found) {
-                    Some(i) => self.read(self.records[i].data_range(), buf),
-                    None => self.check(0, SENSE1_NO_RECORD_FOUND),
+                match self.data_record(found, cmd == CMD_READ_DATA_MT) {
+                    Ok(i) => self.read(self.records[i].data_range(), buf),
+                    Err(check) => check,
                 }
             }
             (CMD_WRITE_DATA, Transfer::Write(data)) => match found {
@@ -241,6 +254,8 @@ impl CcwDevice for Dasd3390 {
             },
             (CMD_READ_COUNT, Transfer::Read(buf)) => match self.pass_count() {
                 Some(i) => {
+                    // Read Data next reads this record's data area.
+                    self.found = Some(i);
                     let start = self.records[i].offset;
                     self.read(start..start + 8, buf)
                 }

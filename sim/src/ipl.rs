@@ -163,6 +163,10 @@ pub fn make_ipl_volume(
     for (i, ch) in volser.bytes().take(6).enumerate() {
         label[4 + i] = ascii_to_ebcdic(ch);
     }
+    // The VTOC pointer (CCHHR), as dasdinit writes it: cylinder 0 head 1
+    // record 1, a track left empty (there is no VTOC). Blanks there would
+    // send Hercules' tools to a track beyond the volume.
+    label[11..16].copy_from_slice(&[0, 0, 0, 1, 1]);
 
     let mut track = image.read_track(0, 0)?;
     let mut current = (0u16, 0u16);

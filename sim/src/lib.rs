@@ -8,6 +8,8 @@
 //!   `DeviceFd` seam;
 //! - [`cp`]: channel-program translation (the kernel's cp.c) and the
 //!   channel that runs programs against a [`ccw_device::CcwDevice`];
+//! - [`dasd`]: a 3390 on a 3990 control unit, backed by a Hercules CKD
+//!   image ([`ckd`]); [`ipl`] writes IPL volumes for it;
 //! - [`faults`]: fault injection;
 //! - [`Stats`]: counters for tests and the launcher's report.
 
