@@ -55,6 +55,47 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# debian_rust: Debian 12's own Rust toolchain (package rustc-web) beside
+# rustup's, which stays first on PATH, at the newest version whose s390x
+# standard library Debian also ships; that library goes under
+# /usr/lib/rustlib/s390x-unknown-linux-gnu. Sets QVC_DEBIAN_RUST to the
+# package version.
+debian_rust() {
+    local host version stamp tmp
+    [ "$(id -u)" -eq 0 ] || die "run as root: packages are installed with apt"
+    host=$(dpkg --print-architecture)
+    if ! dpkg --print-foreign-architectures | grep -qx s390x; then
+        dpkg --add-architecture s390x
+        QVC_APT_UPDATED=
+    fi
+    apt_update_once
+    version=$(comm -12 \
+        <(apt-cache show "rustc-web:$host" 2>/dev/null | awk '/^Version:/{print $2}' | sort -u) \
+        <(apt-cache show libstd-rust-web-dev:s390x 2>/dev/null | awk '/^Version:/{print $2}' | sort -u) |
+        sort -V | tail -n 1)
+    [ -n "$version" ] || die "no rustc-web version exists for both $host and s390x"
+    if [ "$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null)" != "$version" ] ||
+        [ "$(dpkg-query -W -f='${Version}' libstd-rust-web-dev 2>/dev/null)" != "$version" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades \
+            "rustc-web=$version" "libstd-rust-web-dev=$version" >/dev/null
+    fi
+    stamp=/usr/lib/rustlib/s390x-unknown-linux-gnu/.qvc-version
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$version" ]; then
+        # Under multiarch its s390x dependencies clash with the host's;
+        # its files are all rustc needs.
+        tmp=$(mktemp -d)
+        # apt fetches as _apt where it can write.
+        chown _apt "$tmp" 2>/dev/null || true
+        (cd "$tmp" && apt-get download -q "libstd-rust-web-dev:s390x=$version" >/dev/null)
+        dpkg-deb -x "$tmp"/libstd-rust-web-dev_*_s390x.deb "$tmp/x"
+        rm -rf /usr/lib/rustlib/s390x-unknown-linux-gnu
+        cp -a "$tmp/x/usr/lib/rustlib/s390x-unknown-linux-gnu" /usr/lib/rustlib/
+        echo "$version" >"$stamp"
+        rm -rf "$tmp"
+    fi
+    QVC_DEBIAN_RUST=$version
+}
+
 # pip_install SPEC...: into the project's own venv under build/.
 QVC_VENV=$QVC_ROOT/build/venv
 pip_install() {
