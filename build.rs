@@ -11,6 +11,10 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+    // With a SONAME, QEMU records "libqemu_vfio_ccw.so" as its dependency
+    // instead of the absolute path it was linked against, so the library
+    // can be installed or moved and found through the runtime search path.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libqemu_vfio_ccw.so");
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");

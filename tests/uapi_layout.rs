@@ -2,6 +2,11 @@
 //! src/uapi.rs agrees with the system's <linux/vfio_ccw.h> and
 //! <linux/vfio.h>: tests/c/uapi-layout.c prints the kernel headers'
 //! numbers, this test compares them with ours.
+//!
+//! The program is built for the target the test runs on: the s390x lane
+//! (scripts/test-s390x) sets QVC_TEST_CC to the s390x cross compiler, so
+//! the s390x kernel headers are compared with the s390x build, and
+//! QVC_TEST_RUNNER to the emulator the program needs to run.
 
 // The ioctl numbers are c_ulong, which is u64 only on 64-bit hosts.
 #![allow(clippy::useless_conversion)]
@@ -14,7 +19,9 @@ use qemu_vfio_ccw::uapi::*;
 fn kernel_header_values() -> HashMap<String, u64> {
     let root = env!("CARGO_MANIFEST_DIR");
     let exe = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uapi-layout");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let cc = std::env::var("QVC_TEST_CC")
+        .or_else(|_| std::env::var("CC"))
+        .unwrap_or_else(|_| "cc".into());
     let built = Command::new(&cc)
         .args(["-std=c11", "-Wall", "-Werror", "-o"])
         .arg(&exe)
@@ -25,8 +32,23 @@ fn kernel_header_values() -> HashMap<String, u64> {
         built.success(),
         "tests/c/uapi-layout.c does not build (linux-libc-dev installed?)"
     );
-    let out = Command::new(&exe).output().expect("running uapi-layout");
-    assert!(out.status.success());
+    let runner = std::env::var("QVC_TEST_RUNNER").unwrap_or_default();
+    let mut run = match runner.split_whitespace().collect::<Vec<_>>().split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    let out = run
+        .output()
+        .unwrap_or_else(|e| panic!("running uapi-layout (runner {runner:?}): {e}"));
+    assert!(
+        out.status.success(),
+        "uapi-layout failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
