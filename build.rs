@@ -14,7 +14,12 @@ fn main() {
     // With a SONAME, QEMU records "libqemu_vfio_ccw.so" as its dependency
     // instead of the absolute path it was linked against, so the library
     // can be installed or moved and found through the runtime search path.
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libqemu_vfio_ccw.so");
+    // Only with the C ABI: cargo hands cdylib link arguments on to the
+    // cdylibs of dependents, and the interposer (which links us without
+    // it) preloaded under this name would stand in for the real library.
+    if std::env::var_os("CARGO_FEATURE_C_ABI").is_some() {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libqemu_vfio_ccw.so");
+    }
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");
