@@ -327,7 +327,10 @@ unsafe fn ioas_unmap(ictx: &SharedIctx, kernel: &Kernel, arg: *mut c_void) -> Re
         .filter(|(&at, &(len, _, _))| at <= last && at + len > iova)
         .map(|(&at, &(len, _, _))| (at, len))
         .collect();
-    if hit.iter().any(|&(at, len)| at < iova || at + len - 1 > last) {
+    if hit
+        .iter()
+        .any(|&(at, len)| at < iova || at + len - 1 > last)
+    {
         return Err(Errno::ENOENT);
     }
     if hit.is_empty() && !all {
