@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The sysfs a vfio-ccw mediated device has, as far as QEMU reads it,
 //! built under a root directory: the subchannel with its attributes, the
-//! mdev below it with its `iommu_group` link, the channel paths, and the
-//! bus links. The launcher builds it on tmpfs over `/sys` in a private
+//! mdev below it with its `iommu_group` link and its device cdev
+//! (`vfio-dev/vfio0/dev`, for iommufd), the channel paths, and the bus
+//! links. The launcher builds it on tmpfs over `/sys` in a private
 //! mount namespace; tests build it in a temporary directory.
 
 use std::fs;
@@ -74,6 +75,18 @@ pub fn installed_paths(chpids: &[u8]) -> ([u8; 8], u8) {
     (array, pim)
 }
 
+/// The device cdev, `/dev/vfio/devices/vfio0`, as the vfio core names
+/// the first one (kernels with CONFIG_VFIO_DEVICE_CDEV, 6.6 on).
+pub const CDEV_NAME: &str = "vfio0";
+
+/// Its device number. The vfio core allocates the "vfio-dev" major
+/// dynamically; this is one from the range the kernel hands out
+/// (384..=511), so it names no real driver. QEMU checks that the node it
+/// opens has this number (`open_cdev`), which the interposer's `fstat`
+/// reports.
+pub const CDEV_MAJOR: u32 = 511;
+pub const CDEV_MINOR: u32 = 0;
+
 fn write(path: &Path, text: &str) -> io::Result<()> {
     fs::write(path, text).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
@@ -123,6 +136,10 @@ pub fn build(sys: &Path, layout: &Layout) -> io::Result<()> {
         format!("../../../../kernel/iommu_groups/{}", layout.group),
         mdev.join("iommu_group"),
     )?;
+
+    let cdev = mdev.join("vfio-dev").join(CDEV_NAME);
+    fs::create_dir_all(&cdev)?;
+    write(&cdev.join("dev"), &format!("{CDEV_MAJOR}:{CDEV_MINOR}\n"))?;
 
     let css_bus = sys.join("bus/css/devices");
     fs::create_dir_all(&css_bus)?;
@@ -184,6 +201,23 @@ mod tests {
         assert_eq!(real.parent().unwrap().file_name().unwrap(), "0.0.0313");
         let group = fs::read_link(real.join("iommu_group")).unwrap();
         assert_eq!(group.file_name().unwrap(), "7");
+        fs::remove_dir_all(sys).unwrap();
+    }
+
+    #[test]
+    fn the_mdev_names_its_device_cdev_and_its_number() {
+        let sys = scratch("cdev");
+        build(&sys, &layout()).unwrap();
+        let vfio_dev = sys.join(layout().sysfsdev()).join("vfio-dev");
+        let names: Vec<_> = fs::read_dir(&vfio_dev)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["vfio0"]);
+        assert_eq!(
+            fs::read_to_string(vfio_dev.join("vfio0/dev")).unwrap(),
+            "511:0\n"
+        );
         fs::remove_dir_all(sys).unwrap();
     }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! LD_PRELOAD interposer: presents the simulated vfio-ccw kernel to an
 //! unmodified program (QEMU, the C tests) through `/dev/vfio/vfio`, the
-//! IOMMU group node `/dev/vfio/<group>` and the device fd.
+//! IOMMU group node `/dev/vfio/<group>` and the device fd, or through
+//! `/dev/iommu` and the device cdev `/dev/vfio/devices/vfio0`.
 //!
 //! Every fd it hands out is a real descriptor (of `/dev/null`), so stray
 //! calls on it are harmless; a table maps those fds to what they stand
@@ -21,6 +22,7 @@
 //! | `VFIO_CCW_SIM_STATS` | where to write the kernel's counters at exit | stderr if `-` |
 
 mod host;
+mod iommufd;
 mod libc_next;
 mod vfio;
 
@@ -81,7 +83,7 @@ unsafe fn vfio_path<'a>(path: *const c_char) -> Option<&'a str> {
     }
     // SAFETY: NUL-terminated by the caller's contract.
     let path = unsafe { CStr::from_ptr(path) }.to_str().ok()?;
-    path.starts_with("/dev/vfio/").then_some(path)
+    (path.starts_with("/dev/vfio/") || path == "/dev/iommu").then_some(path)
 }
 
 /// # Safety
@@ -312,4 +314,35 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
         // SAFETY: forwarded unchanged: our fds are real descriptors too.
         || unsafe { libc_next::close(fd) },
     )
+}
+
+/// # Safety
+/// As fstat(2): `buf` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn fstat(fd: c_int, buf: *mut libc::stat) -> c_int {
+    interpose(
+        || {
+            let rdev = vfio::rdev(fd)?;
+            // SAFETY: forwarded unchanged: the backing descriptor's answer,
+            // then the node's type and number in place of /dev/null's.
+            let ret = unsafe { libc_next::fstat(fd, buf) };
+            if ret == 0 {
+                // SAFETY: fstat filled `buf`, which the caller gave.
+                let st = unsafe { &mut *buf };
+                st.st_mode = libc::S_IFCHR | 0o600;
+                st.st_rdev = rdev;
+            }
+            Some(ret)
+        },
+        // SAFETY: forwarded unchanged.
+        || unsafe { libc_next::fstat(fd, buf) },
+    )
+}
+
+/// # Safety
+/// As fstat(2) (struct stat64 is struct stat on every 64-bit host).
+#[no_mangle]
+pub unsafe extern "C" fn fstat64(fd: c_int, buf: *mut libc::stat) -> c_int {
+    // SAFETY: the same contract.
+    unsafe { fstat(fd, buf) }
 }

@@ -69,3 +69,8 @@ next_fn!(
     fn(fd: c_int, buf: *const c_void, count: size_t, offset: off_t) -> ssize_t
 );
 next_fn!(close, c"close", fn(fd: c_int) -> c_int);
+next_fn!(
+    fstat,
+    c"fstat64",
+    fn(fd: c_int, buf: *mut libc::stat) -> c_int
+);

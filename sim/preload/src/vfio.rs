@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The vfio nodes as the kernel's vfio core presents them: the container
 //! (`/dev/vfio/vfio`, type1 IOMMU), the group, and the group's device fd,
-//! which the simulated driver model answers.
+//! which the simulated driver model answers; and the iommufd way in
+//! (`/dev/iommu` and the device cdev, see [`crate::iommufd`]).
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
@@ -15,6 +16,7 @@ use qemu_vfio_ccw::uapi::{self, vfio_device_info, vfio_irq_info};
 use vfio_ccw_sim::SimDeviceFd;
 
 use crate::host::host;
+use crate::iommufd::{self, Binding, SharedIctx};
 use crate::libc_next;
 
 const VFIO_API_VERSION: c_int = 0;
@@ -43,6 +45,10 @@ enum Node {
         container: Option<RawFd>,
     },
     Device(Arc<SimDeviceFd>),
+    /// `/dev/iommu`.
+    Iommufd(SharedIctx),
+    /// The device cdev, bound to an iommufd or not yet.
+    Cdev(Option<Binding>),
 }
 
 fn table() -> MutexGuard<'static, HashMap<RawFd, Node>> {
@@ -94,13 +100,16 @@ pub fn forget(fd: RawFd) {
     }
     mark(fd, false);
     let node = table().remove(&fd);
-    if let Some(Node::Group {
-        container: Some(container),
-    }) = node
-    {
-        detach_group(container);
-    } else {
-        drop(node);
+    match node {
+        Some(Node::Group {
+            container: Some(container),
+        }) => detach_group(container),
+        Some(Node::Cdev(Some(binding))) => {
+            if let Some(host) = host() {
+                binding.unbind(&host.kernel);
+            }
+        }
+        other => drop(other),
     }
 }
 
@@ -154,11 +163,20 @@ pub fn open(path: &str) -> Result<RawFd, Errno> {
             mappings: Vec::new(),
         })
     } else if path.strip_prefix("/dev/vfio/") == Some(host.group.as_str()) {
-        // The vfio core lets one file at a time hold a group open.
-        if table().values().any(|n| matches!(n, Node::Group { .. })) {
+        // The vfio core lets one file at a time hold a group open, and
+        // none while the device is bound through its cdev.
+        let busy = table()
+            .values()
+            .any(|n| matches!(n, Node::Group { .. } | Node::Cdev(Some(_))));
+        if busy {
             return Err(Errno::EBUSY);
         }
         add(Node::Group { container: None })
+    } else if path == "/dev/iommu" {
+        add(Node::Iommufd(SharedIctx::default()))
+    } else if path.strip_prefix("/dev/vfio/devices/") == Some(vfio_ccw_sim::sysfs::CDEV_NAME) {
+        // Opening the cdev grants nothing until it is bound.
+        add(Node::Cdev(None))
     } else {
         Err(Errno::ENOENT)
     }
@@ -167,6 +185,9 @@ pub fn open(path: &str) -> Result<RawFd, Errno> {
 fn device(fd: RawFd) -> Result<Arc<SimDeviceFd>, Errno> {
     match table().get(&fd) {
         Some(Node::Device(device)) => Ok(device.clone()),
+        Some(Node::Cdev(Some(binding))) => Ok(binding.device.clone()),
+        // Also an unbound cdev: the vfio core grants no access before
+        // the bind.
         Some(_) => Err(Errno::EINVAL),
         None => Err(Errno::EBADF),
     }
@@ -230,6 +251,8 @@ pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_i
         Container { iommu_set: bool },
         Group,
         Device,
+        Iommufd(SharedIctx),
+        Cdev { bound: bool },
     }
     let kind = match table().get(&fd) {
         Some(Node::Container { iommu_set, .. }) => Kind::Container {
@@ -237,11 +260,33 @@ pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_i
         },
         Some(Node::Group { .. }) => Kind::Group,
         Some(Node::Device(_)) => Kind::Device,
+        Some(Node::Iommufd(ictx)) => Kind::Iommufd(ictx.clone()),
+        Some(Node::Cdev(binding)) => Kind::Cdev {
+            bound: binding.is_some(),
+        },
         None => return Err(Errno::EBADF),
     };
     match (kind, request) {
         // SAFETY: forwarded contract.
         (Kind::Device, _) => unsafe { device_ioctl(fd, request, arg) },
+        (Kind::Iommufd(ictx), _) => {
+            let host = host().ok_or(Errno::ENODEV)?;
+            // SAFETY: forwarded contract.
+            unsafe { iommufd::ioctl(&ictx, &host.kernel, request, arg) }
+        }
+        // SAFETY: forwarded contract.
+        (Kind::Cdev { .. }, iommufd::VFIO_DEVICE_BIND_IOMMUFD) => unsafe { bind(fd, arg) },
+        (Kind::Cdev { bound: false }, _) => Err(Errno::EINVAL),
+        (Kind::Cdev { bound: true }, iommufd::VFIO_DEVICE_ATTACH_IOMMUFD_PT) => {
+            // SAFETY: forwarded contract.
+            with_binding(fd, |b, kernel| unsafe { b.attach(kernel, arg) })
+        }
+        (Kind::Cdev { bound: true }, iommufd::VFIO_DEVICE_DETACH_IOMMUFD_PT) => {
+            // SAFETY: forwarded contract.
+            with_binding(fd, |b, kernel| unsafe { b.detach(kernel, arg) })
+        }
+        // SAFETY: forwarded contract.
+        (Kind::Cdev { bound: true }, _) => unsafe { device_ioctl(fd, request, arg) },
         // SAFETY: forwarded contract.
         (Kind::Group, uapi::VFIO_GROUP_GET_STATUS) => unsafe { group_status(fd, arg) },
         // SAFETY: forwarded contract.
@@ -268,6 +313,66 @@ pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_i
         // SAFETY: forwarded contract.
         (Kind::Container { .. }, uapi::VFIO_IOMMU_UNMAP_DMA) => unsafe { unmap_dma(fd, arg) },
         (Kind::Container { .. }, _) => Err(Errno::ENOTTY),
+    }
+}
+
+/// VFIO_DEVICE_BIND_IOMMUFD on the cdev `fd`.
+///
+/// # Safety
+/// `arg` as the ioctl defines it.
+unsafe fn bind(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    // SAFETY: forwarded contract.
+    let target = unsafe { iommufd::bind_target(arg) }?;
+    let host = host().ok_or(Errno::ENODEV)?;
+    let mut table = table();
+    let ictx = match table.get(&target) {
+        Some(Node::Iommufd(ictx)) => ictx.clone(),
+        _ => {
+            // SAFETY: F_GETFD only asks whether the descriptor is open.
+            let open = unsafe { libc::fcntl(target, libc::F_GETFD) } >= 0;
+            // iommufd_ctx_from_fd: no file, or a file that is not one.
+            return Err(if open { Errno::EBADFD } else { Errno::EBADF });
+        }
+    };
+    if matches!(table.get(&fd), Some(Node::Cdev(Some(_)))) {
+        return Err(Errno::EINVAL);
+    }
+    // The group path holds the device (EBUSY); through the cdev path a
+    // device opens once (EINVAL).
+    if table.values().any(|n| matches!(n, Node::Group { .. })) {
+        return Err(Errno::EBUSY);
+    }
+    if table.values().any(|n| matches!(n, Node::Cdev(Some(_)))) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: forwarded contract.
+    let binding = unsafe { iommufd::bind(ictx, &host.kernel, arg) }?;
+    table.insert(fd, Node::Cdev(Some(binding)));
+    Ok(0)
+}
+
+/// Runs `op` on the cdev `fd`'s binding.
+fn with_binding(
+    fd: RawFd,
+    op: impl FnOnce(&mut Binding, &vfio_ccw_sim::Kernel) -> Result<c_int, Errno>,
+) -> Result<c_int, Errno> {
+    let host = host().ok_or(Errno::ENODEV)?;
+    match table().get_mut(&fd) {
+        Some(Node::Cdev(Some(binding))) => op(binding, &host.kernel),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// The device number `fstat` reports for `fd`, if it stands for a node
+/// whose number programs check: QEMU opens the device cdev only if it is
+/// the character device sysfs names.
+pub fn rdev(fd: RawFd) -> Option<libc::dev_t> {
+    match table().get(&fd) {
+        Some(Node::Cdev(_)) => Some(libc::makedev(
+            vfio_ccw_sim::sysfs::CDEV_MAJOR,
+            vfio_ccw_sim::sysfs::CDEV_MINOR,
+        )),
+        _ => None,
     }
 }
 

@@ -218,6 +218,7 @@ impl Report {
     pub fn errno(&self, i: usize) -> Option<i32> {
         self.result(i)
             .strip_prefix("errno ")
+            .and_then(|rest| rest.split_whitespace().next())
             .map(|n| n.parse().expect("errno number"))
     }
 }
