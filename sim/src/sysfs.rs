@@ -25,7 +25,9 @@ pub struct Layout {
     /// Channel-path type written to each path's `type` (0x1b: FICON).
     pub chp_type: u8,
     pub uuid: String,
-    pub group: u32,
+    /// The IOMMU group; none on a kernel without CONFIG_VFIO_GROUP,
+    /// whose mdevs have only their device cdev.
+    pub group: Option<u32>,
 }
 
 impl Layout {
@@ -132,10 +134,12 @@ pub fn build(sys: &Path, layout: &Layout) -> io::Result<()> {
     }
 
     // The group link dangles, as QEMU only reads its name.
-    symlink(
-        format!("../../../../kernel/iommu_groups/{}", layout.group),
-        mdev.join("iommu_group"),
-    )?;
+    if let Some(group) = layout.group {
+        symlink(
+            format!("../../../../kernel/iommu_groups/{group}"),
+            mdev.join("iommu_group"),
+        )?;
+    }
 
     let cdev = mdev.join("vfio-dev").join(CDEV_NAME);
     fs::create_dir_all(&cdev)?;
@@ -177,7 +181,7 @@ mod tests {
             pom: 0xff,
             chp_type: 0x1b,
             uuid: "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313".into(),
-            group: 7,
+            group: Some(7),
         }
     }
 
@@ -218,6 +222,20 @@ mod tests {
             fs::read_to_string(vfio_dev.join("vfio0/dev")).unwrap(),
             "511:0\n"
         );
+        fs::remove_dir_all(sys).unwrap();
+    }
+
+    #[test]
+    fn without_groups_the_mdev_has_only_its_cdev() {
+        let sys = scratch("no-group");
+        let layout = Layout {
+            group: None,
+            ..layout()
+        };
+        build(&sys, &layout).unwrap();
+        let mdev = sys.join(layout.sysfsdev());
+        assert!(fs::symlink_metadata(mdev.join("iommu_group")).is_err());
+        assert!(mdev.join("vfio-dev/vfio0/dev").is_file());
         fs::remove_dir_all(sys).unwrap();
     }
 

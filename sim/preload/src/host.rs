@@ -12,7 +12,8 @@ pub const DEFAULT_UUID: &str = "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313";
 
 pub struct Host {
     pub kernel: Arc<Kernel>,
-    pub group: String,
+    /// The group node's name, or None for a kernel without groups.
+    pub group: Option<String>,
     pub uuid: String,
 }
 
@@ -84,12 +85,16 @@ fn configure() -> Result<Host, String> {
         config.faults =
             FaultScript::parse(&text).map_err(|e| format!("fault script {path}: {e}"))?;
     }
-    let group = env("VFIO_CCW_SIM_GROUP").unwrap_or_else(|| "0".into());
-    if group.parse::<u32>().is_err() {
-        return Err(format!(
-            "VFIO_CCW_SIM_GROUP={group}: expected a group number"
-        ));
-    }
+    let group = match env("VFIO_CCW_SIM_GROUP") {
+        None => Some("0".to_owned()),
+        Some(none) if none == "none" => None,
+        Some(group) if group.parse::<u32>().is_ok() => Some(group),
+        Some(other) => {
+            return Err(format!(
+                "VFIO_CCW_SIM_GROUP={other}: expected a group number or none"
+            ))
+        }
+    };
     let uuid = env("VFIO_CCW_SIM_UUID").unwrap_or_else(|| DEFAULT_UUID.into());
     Ok(Host {
         kernel: Kernel::new(config, device()?),

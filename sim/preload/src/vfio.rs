@@ -157,12 +157,14 @@ fn add(node: Node) -> Result<RawFd, Errno> {
 /// open(2) of a `/dev/vfio` path.
 pub fn open(path: &str) -> Result<RawFd, Errno> {
     let host = host().ok_or(Errno::ENODEV)?;
-    if path == "/dev/vfio/vfio" {
+    // Without CONFIG_VFIO_GROUP neither the container nor a group node
+    // exists.
+    if path == "/dev/vfio/vfio" && host.group.is_some() {
         add(Node::Container {
             iommu_set: false,
             mappings: Vec::new(),
         })
-    } else if path.strip_prefix("/dev/vfio/") == Some(host.group.as_str()) {
+    } else if host.group.is_some() && path.strip_prefix("/dev/vfio/") == host.group.as_deref() {
         // The vfio core lets one file at a time hold a group open, and
         // none while the device is bound through its cdev.
         let busy = table()

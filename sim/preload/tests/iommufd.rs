@@ -284,3 +284,18 @@ fn mappings_made_while_attached_reach_the_driver() {
     assert_eq!(op_count(&report, "dma-map"), 1, "{report}");
     assert_eq!(op_count(&report, "dma-unmap"), 1, "{report}");
 }
+
+#[test]
+fn without_groups_only_the_cdev_reaches_the_device() {
+    native_only!();
+    let mut cmd = probe_command(&scratch("no-group"));
+    cmd.env("VFIO_CCW_SIM_GROUP", "none");
+    let r = probe_with(
+        cmd,
+        &["container", "group=0", "iommufd", "cdev", "bind", "info"],
+    );
+    assert_eq!(r.errno(0), Some(ENOENT), "no /dev/vfio/vfio");
+    assert_eq!(r.errno(1), Some(ENOENT), "no group node");
+    assert_eq!(r.result(4), "ok 1");
+    assert!(r.result(5).starts_with("ok flags=0x11"), "{}", r.result(5));
+}

@@ -175,6 +175,20 @@ fn the_mdev_path_resolves_below_its_subchannel_with_its_group() {
 }
 
 #[test]
+fn without_groups_the_mdev_has_its_cdev_and_no_group_link() {
+    root_only!();
+    let out = run(
+        &scratch("no-group"),
+        &["--no-group"],
+        &sh(
+            r#"cat "$VFIO_CCW_SIM_SYSFSDEV/vfio-dev/vfio0/dev"; test -e "$VFIO_CCW_SIM_SYSFSDEV/iommu_group" || test -L "$VFIO_CCW_SIM_SYSFSDEV/iommu_group" || echo "no group"; echo "$VFIO_CCW_SIM_GROUP""#,
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "511:0\nno group\nnone\n");
+}
+
+#[test]
 fn the_subchannel_attributes_describe_the_configured_paths() {
     root_only!();
     let out = run(

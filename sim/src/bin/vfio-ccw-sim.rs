@@ -38,6 +38,9 @@ options:
   --compat qemu-c     byte order of the stock upstream C device on this host
   --stats FILE        also write the kernel's counters to FILE
   --group N           IOMMU group number (default 7)
+  --no-group          a kernel without CONFIG_VFIO_GROUP: no iommu_group link,
+                      no /dev/vfio/vfio or group node; only iommufd and the
+                      device cdev reach the device
 
 Needs root: it unshares the mount namespace.";
 
@@ -51,7 +54,7 @@ struct Options {
     faults: Option<PathBuf>,
     compat: Option<String>,
     stats: Option<PathBuf>,
-    group: u32,
+    group: Option<u32>,
     command: Vec<OsString>,
 }
 
@@ -76,7 +79,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         faults: None,
         compat: None,
         stats: None,
-        group: 7,
+        group: Some(7),
         command: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -111,10 +114,12 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
             "--stats" => o.stats = Some(value()?.into()),
             "--group" => {
                 let v = value()?.to_string_lossy().into_owned();
-                o.group = v
-                    .parse()
-                    .map_err(|_| format!("--group {v}: expected a number"))?;
+                o.group = Some(
+                    v.parse()
+                        .map_err(|_| format!("--group {v}: expected a number"))?,
+                );
             }
+            "--no-group" => o.group = None,
             "-h" | "--help" => return Ok(Request::Help),
             other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
         }
@@ -328,7 +333,10 @@ fn run(o: Options) -> Result<ExitCode, String> {
             vfio_ccw_sim::sysfs::format_chpids(&o.chpids),
         )
         .env("VFIO_CCW_SIM_UUID", UUID)
-        .env("VFIO_CCW_SIM_GROUP", o.group.to_string())
+        .env(
+            "VFIO_CCW_SIM_GROUP",
+            o.group.map_or_else(|| "none".into(), |g| g.to_string()),
+        )
         .env("VFIO_CCW_SIM_STATS", &stats);
     if let Some(faults) = &o.faults {
         command.env("VFIO_CCW_SIM_FAULTS", faults);
