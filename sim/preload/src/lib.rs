@@ -20,6 +20,7 @@
 //! | `VFIO_CCW_SIM_COMPAT` | `qemu-c` for the stock C device | architecture byte order |
 //! | `VFIO_CCW_SIM_FAULTS` | fault script file | none |
 //! | `VFIO_CCW_SIM_STATS` | where to write the kernel's counters at exit | stderr if `-` |
+//! | `VFIO_CCW_SIM_CDEV_FD` | an inherited fd that is the device cdev, opened | none |
 
 mod host;
 mod iommufd;
@@ -54,6 +55,31 @@ fn interpose<T: From<i8>>(ours: impl FnOnce() -> Option<T>, next: impl FnOnce() 
             set_errno(libc::EIO);
             T::from(-1)
         }
+    }
+}
+
+/// Runs when the program loads the interposer, before its main: an fd
+/// the launcher opened as the device cdev must be ours from the start.
+#[used]
+#[link_section = ".init_array"]
+static ADOPT_CDEV: extern "C" fn() = adopt_cdev;
+
+extern "C" fn adopt_cdev() {
+    let Ok(text) = std::env::var("VFIO_CCW_SIM_CDEV_FD") else {
+        return;
+    };
+    INSIDE.with(|i| i.set(true));
+    let adopted = catch_unwind(|| match text.parse() {
+        Ok(fd) if fd >= 0 => vfio::adopt_cdev(fd),
+        _ => Err(format!(
+            "VFIO_CCW_SIM_CDEV_FD={text}: expected an fd number"
+        )),
+    });
+    INSIDE.with(|i| i.set(false));
+    match adopted {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("vfio-ccw-sim: {e}"),
+        Err(_) => eprintln!("vfio-ccw-sim: adopting the device cdev failed"),
     }
 }
 

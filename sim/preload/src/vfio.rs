@@ -140,6 +140,20 @@ fn detach_group(container: RawFd) {
     }
 }
 
+/// Takes `fd`, which the program inherited open, as an unbound device
+/// cdev: the launcher's `--cdev-fd`, for QEMU's `fd=` property.
+pub fn adopt_cdev(fd: RawFd) -> Result<(), String> {
+    // SAFETY: F_GETFD only asks whether the descriptor is open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(format!(
+            "VFIO_CCW_SIM_CDEV_FD={fd}: the program has no such open file"
+        ));
+    }
+    table().insert(fd, Node::Cdev(None));
+    mark(fd, true);
+    Ok(())
+}
+
 /// A real descriptor to stand for a vfio node.
 fn backing_fd() -> Result<RawFd, Errno> {
     // SAFETY: a constant NUL-terminated path; the mode is unused.

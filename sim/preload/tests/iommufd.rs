@@ -5,6 +5,9 @@
 
 mod common;
 
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+
 use common::{probe, probe_command, probe_with, scratch};
 use libc::{E2BIG, EBADF, EBADFD, EBUSY, EEXIST, EINVAL, EMSGSIZE, ENOENT};
 
@@ -298,4 +301,53 @@ fn without_groups_only_the_cdev_reaches_the_device() {
     assert_eq!(r.errno(1), Some(ENOENT), "no group node");
     assert_eq!(r.result(4), "ok 1");
     assert!(r.result(5).starts_with("ok flags=0x11"), "{}", r.result(5));
+}
+
+/// The probe with `/dev/null` open as fd 42 and `VFIO_CCW_SIM_CDEV_FD`
+/// set to `announced`, as `vfio-ccw-sim run --cdev-fd` starts a program.
+fn probe_with_inherited_fd(name: &str, announced: &str) -> std::process::Command {
+    let mut cmd = probe_command(&scratch(name));
+    cmd.env("VFIO_CCW_SIM_CDEV_FD", announced);
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let raw = null.as_raw_fd();
+    // SAFETY: between fork and exec; dup2 is async-signal-safe. `null`
+    // lives in the parent until the closure is dropped with `cmd`.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _keep = &null;
+            if libc::dup2(raw, 42) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+#[test]
+fn an_announced_inherited_fd_is_the_cdev_from_the_start() {
+    native_only!();
+    let r = probe_with(
+        probe_with_inherited_fd("cdev-fd", "42"),
+        &["use-fd=42", "info", "iommufd", "bind", "info"],
+    );
+    assert_eq!(r.errno(1), Some(EINVAL), "an unbound cdev");
+    assert_eq!(r.result(3), "ok 1");
+    assert!(r.result(4).starts_with("ok flags=0x11"), "{}", r.result(4));
+}
+
+#[test]
+fn an_announced_fd_that_is_not_open_is_named_on_stderr() {
+    native_only!();
+    let r = probe_with(
+        probe_with_inherited_fd("cdev-fd-bad", "77"),
+        &["use-fd=77", "info"],
+    );
+    assert_eq!(r.errno(1), Some(libc::EBADF), "not ours: libc's answer");
+    assert!(
+        r.stderr
+            .contains("VFIO_CCW_SIM_CDEV_FD=77: the program has no such open file"),
+        "{}",
+        r.stderr
+    );
 }

@@ -457,6 +457,30 @@ fn the_model_has_the_paths_the_sysfs_shows() {
 }
 
 #[test]
+fn the_command_starts_with_the_cdev_open_as_the_fd_asked_for() {
+    root_only!();
+    let out = run(
+        &scratch("cdev-fd"),
+        &["--cdev-fd", "42"],
+        &sh(r#"readlink /proc/self/fd/42; echo "$VFIO_CCW_SIM_CDEV_FD""#),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "/dev/null\n42\n");
+}
+
+#[test]
+fn a_cdev_fd_outside_3_to_1023_is_refused() {
+    native_only!();
+    let out = run(&scratch("bad-cdev-fd"), &["--cdev-fd", "2"], &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--cdev-fd 2: expected a number from 3 to 1023"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn a_bad_chpid_list_is_refused() {
     native_only!();
     let out = run(&scratch("bad-chpids"), &["--chpids", "40,40"], &["true"]);

@@ -41,6 +41,9 @@ options:
   --no-group          a kernel without CONFIG_VFIO_GROUP: no iommu_group link,
                       no /dev/vfio/vfio or group node; only iommufd and the
                       device cdev reach the device
+  --cdev-fd N         COMMAND starts with the device cdev open as fd N (3 to
+                      1023), as a management tool passes it to QEMU's
+                      -device vfio-ccw,fd=N,iommufd=...
 
 Needs root: it unshares the mount namespace.";
 
@@ -55,12 +58,13 @@ struct Options {
     compat: Option<String>,
     stats: Option<PathBuf>,
     group: Option<u32>,
+    cdev_fd: Option<i32>,
     command: Vec<OsString>,
 }
 
 /// What the command line asks for.
 enum Request {
-    Run(Options),
+    Run(Box<Options>),
     Help,
 }
 
@@ -80,6 +84,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         compat: None,
         stats: None,
         group: Some(7),
+        cdev_fd: None,
         command: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -120,6 +125,15 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
                 );
             }
             "--no-group" => o.group = None,
+            "--cdev-fd" => {
+                let v = value()?.to_string_lossy().into_owned();
+                // Not 0 to 2 (the standard streams), and below the default
+                // RLIMIT_NOFILE.
+                o.cdev_fd = match v.parse() {
+                    Ok(fd @ 3..=1023) => Some(fd),
+                    _ => return Err(format!("--cdev-fd {v}: expected a number from 3 to 1023")),
+                };
+            }
             "-h" | "--help" => return Ok(Request::Help),
             other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
         }
@@ -136,7 +150,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
     // Checked here so that a typo fails before anything is mounted.
     bus_id("--schid", &o.schid)?;
     bus_id("--devno", &o.devno)?;
-    Ok(Request::Run(o))
+    Ok(Request::Run(Box::new(o)))
 }
 
 /// `C.S.XXXX` in hex: channel subsystem, subchannel set (0-3), number.
@@ -344,11 +358,34 @@ fn run(o: Options) -> Result<ExitCode, String> {
     if let Some(compat) = &o.compat {
         command.env("VFIO_CCW_SIM_COMPAT", compat);
     }
+    // The cdev fd stands on a descriptor of /dev/null, as every fd of the
+    // interposer does; the interposer adopts it at load.
+    let backing = match o.cdev_fd {
+        Some(fd) => {
+            command.env("VFIO_CCW_SIM_CDEV_FD", fd.to_string());
+            let null = std::fs::File::open("/dev/null")
+                .map_err(|e| format!("opening /dev/null for --cdev-fd: {e}"))?;
+            Some((null, fd))
+        }
+        None => None,
+    };
+    let dup = backing
+        .as_ref()
+        .map(|(null, fd)| (std::os::fd::AsRawFd::as_raw_fd(null), *fd));
     let held = forwarded_set();
     // SAFETY: the closure runs between fork and exec and only calls
-    // pthread_sigmask, which is async-signal-safe and allocates nothing.
+    // pthread_sigmask and dup2, which are async-signal-safe and allocate
+    // nothing.
     unsafe {
-        command.pre_exec(move || held.thread_unblock().map_err(std::io::Error::from));
+        command.pre_exec(move || {
+            if let Some((null, fd)) = dup {
+                // dup2 clears close-on-exec on the copy, so COMMAND has it.
+                if libc::dup2(null, fd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            held.thread_unblock().map_err(std::io::Error::from)
+        });
     }
     hold_signals();
     let spawned = command.spawn();
@@ -362,6 +399,7 @@ fn run(o: Options) -> Result<ExitCode, String> {
             ));
         }
     };
+    drop(backing);
     forward_signals(child.id());
     let status = child
         .wait()
@@ -400,7 +438,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(options) {
+    match run(*options) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("vfio-ccw-sim: {message}");
