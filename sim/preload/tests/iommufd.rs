@@ -238,15 +238,21 @@ fn an_attached_ioas_cannot_be_destroyed() {
     assert_eq!(r.errno(8), Some(ENOENT));
 }
 
-#[test]
-fn the_driver_sees_the_mappings_of_the_attached_ioas_only() {
-    native_only!();
-    let dir = scratch("mirror");
+/// Runs the probe with `steps`, then returns the simulator's counters.
+fn counters_after(name: &str, steps: &[&str]) -> String {
+    let dir = scratch(name);
     let stats = dir.join("stats.txt");
     let mut cmd = probe_command(&dir);
     cmd.env("VFIO_CCW_SIM_STATS", &stats);
-    let r = probe_with(
-        cmd,
+    probe_with(cmd, steps);
+    std::fs::read_to_string(&stats).expect("the statistics file")
+}
+
+#[test]
+fn the_driver_sees_the_mappings_of_the_attached_ioas_only() {
+    native_only!();
+    let report = counters_after(
+        "mirror",
         &[
             "iommufd",
             "ioas",
@@ -261,8 +267,6 @@ fn the_driver_sees_the_mappings_of_the_attached_ioas_only() {
             "detach",
         ],
     );
-    assert_eq!(r.result(7), "ok");
-    let report = std::fs::read_to_string(&stats).expect("the statistics file");
     // IOAS 1's page on attach, none of IOAS 2's.
     assert_eq!(op_count(&report, "dma-map"), 1, "{report}");
     // Unmapping IOAS 2 reaches no driver; the detach takes IOAS 1's page.
@@ -272,18 +276,13 @@ fn the_driver_sees_the_mappings_of_the_attached_ioas_only() {
 #[test]
 fn mappings_made_while_attached_reach_the_driver() {
     native_only!();
-    let dir = scratch("mirror-live");
-    let stats = dir.join("stats.txt");
-    let mut cmd = probe_command(&dir);
-    cmd.env("VFIO_CCW_SIM_STATS", &stats);
-    probe_with(
-        cmd,
+    let report = counters_after(
+        "mirror-live",
         &then(
             &ATTACHED,
             &["ioas-map=0,0x10000", "ioas-unmap=0,0x10000", "close-device"],
         ),
     );
-    let report = std::fs::read_to_string(&stats).expect("the statistics file");
     assert_eq!(op_count(&report, "dma-map"), 1, "{report}");
     assert_eq!(op_count(&report, "dma-unmap"), 1, "{report}");
 }
