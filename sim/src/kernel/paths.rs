@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Channel paths (vfio_ccw_chp.c and the css machine checks): path
+//! events change the subchannel's masks and queue CRWs.
+
+use super::*;
+
+impl Inner {
+    pub(super) fn queue_crw(&mut self, erc: u32, chpid: u8) {
+        let crw = (CRW_RSC_CPATH << 24) | (erc << 16) | u32::from(chpid);
+        self.crws.push_back(crw);
+        if signal(&self.triggers[1]) {
+            self.stats.interrupts.crw += 1;
+        }
+    }
+
+    pub(super) fn chp_offline(&mut self, chpid: u8) {
+        let mask = self.sch.path_mask(chpid);
+        if mask == 0 {
+            return;
+        }
+        self.sch.pam &= !mask;
+        if self.sch.active && self.sch.lpum & mask != 0 {
+            self.halt_active();
+        }
+        self.queue_crw(CRW_ERC_PERRN, chpid);
+    }
+
+    pub(super) fn chp_online(&mut self, chpid: u8) {
+        let mask = self.sch.path_mask(chpid);
+        if mask == 0 {
+            return;
+        }
+        self.sch.pam |= mask;
+        self.queue_crw(CRW_ERC_INIT, chpid);
+    }
+
+    pub(super) fn vary(&mut self, chpid: u8, on: bool) {
+        let mask = self.sch.path_mask(chpid);
+        if mask == 0 {
+            return;
+        }
+        if on {
+            self.sch.lpm |= mask;
+        } else {
+            self.sch.lpm &= !mask;
+            if self.sch.active && self.sch.lpum & mask != 0 {
+                self.halt_active();
+            }
+        }
+    }
+}
