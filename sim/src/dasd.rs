@@ -36,6 +36,14 @@ pub const SENSE0_EQUIPMENT_CHECK: u8 = 0x10;
 /// Sense byte 1 bits.
 pub const SENSE1_END_OF_CYLINDER: u8 = 0x20;
 pub const SENSE1_NO_RECORD_FOUND: u8 = 0x08;
+/// Sense byte 7 of a command reject: format 0 (program or system check)
+/// in the high nibble, the message in the low one, numbered as Linux's
+/// dasd_3990_erp.c decodes them so that a guest's error log names the
+/// cause.
+pub const SENSE7_INVALID_COMMAND: u8 = 0x01;
+pub const SENSE7_INVALID_SEQUENCE: u8 = 0x02;
+pub const SENSE7_COUNT_TOO_SHORT: u8 = 0x03;
+pub const SENSE7_INVALID_ARGUMENT: u8 = 0x04;
 
 const END: u8 = dstat::CHANNEL_END | dstat::DEVICE_END;
 
@@ -87,11 +95,17 @@ impl Dasd3390 {
         }
     }
 
+    fn reject(&mut self, message: u8) -> Response {
+        let check = self.check(SENSE0_COMMAND_REJECT, 0);
+        self.sense[7] = message;
+        check
+    }
+
     /// Moves the head to a track: the track becomes current, oriented at
     /// its index point.
     fn seek(&mut self, cyl: u16, head: u16) -> Result<(), Response> {
         if u32::from(cyl) >= self.image.cylinders || u32::from(head) >= self.image.heads {
-            return Err(self.check(SENSE0_COMMAND_REJECT, 0));
+            return Err(self.reject(SENSE7_INVALID_ARGUMENT));
         }
         if (cyl, head) != (self.cyl, self.head) {
             match self.image.read_track(cyl, head) {
@@ -214,8 +228,11 @@ impl CcwDevice for Dasd3390 {
                 }
             }
             (CMD_SEEK, Transfer::Write(arg)) => {
-                if arg.len() < 6 || arg[0] != 0 || arg[1] != 0 {
-                    return self.check(SENSE0_COMMAND_REJECT, 0);
+                if arg.len() < 6 {
+                    return self.reject(SENSE7_COUNT_TOO_SHORT);
+                }
+                if arg[0] != 0 || arg[1] != 0 {
+                    return self.reject(SENSE7_INVALID_ARGUMENT);
                 }
                 let cyl = u16::from_be_bytes([arg[2], arg[3]]);
                 let head = u16::from_be_bytes([arg[4], arg[5]]);
@@ -226,7 +243,7 @@ impl CcwDevice for Dasd3390 {
             }
             (CMD_SEARCH_ID_EQUAL, Transfer::Write(arg)) => {
                 if arg.len() < 5 {
-                    return self.check(SENSE0_COMMAND_REJECT, 0);
+                    return self.reject(SENSE7_COUNT_TOO_SHORT);
                 }
                 let Some(i) = self.pass_count() else {
                     return self.check(0, SENSE1_NO_RECORD_FOUND);
@@ -250,7 +267,7 @@ impl CcwDevice for Dasd3390 {
             (CMD_WRITE_DATA, Transfer::Write(data)) => match found {
                 Some(i) => self.write_data(i, data),
                 // Writing needs orientation from a search.
-                None => self.check(SENSE0_COMMAND_REJECT, 0),
+                None => self.reject(SENSE7_INVALID_SEQUENCE),
             },
             (CMD_READ_COUNT, Transfer::Read(buf)) => match self.pass_count() {
                 Some(i) => {
@@ -268,7 +285,14 @@ impl CcwDevice for Dasd3390 {
                 }
                 None => self.check(0, SENSE1_NO_RECORD_FOUND),
             },
-            _ => self.check(SENSE0_COMMAND_REJECT, 0),
+            // A command the device knows, offered without its data: a CCW
+            // count of zero.
+            (
+                CMD_SENSE_ID | CMD_SENSE | CMD_READ_IPL | CMD_SEEK | CMD_SEARCH_ID_EQUAL
+                | CMD_READ_DATA | CMD_READ_DATA_MT | CMD_WRITE_DATA | CMD_READ_COUNT | CMD_READ_CKD,
+                _,
+            ) => self.reject(SENSE7_COUNT_TOO_SHORT),
+            _ => self.reject(SENSE7_INVALID_COMMAND),
         }
     }
 
