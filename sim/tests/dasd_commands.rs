@@ -198,3 +198,269 @@ fn the_sense_command_returns_the_message_with_the_reject() {
         (SENSE0_COMMAND_REJECT, SENSE7_INVALID_COMMAND)
     );
 }
+
+// Read Key and Data: the record Read Data would read, key first.
+
+#[test]
+fn read_key_and_data_returns_the_key_then_the_data() {
+    let vol = Volume::new("rkd");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    let (dstat, len, buf) = read(&mut d, CMD_READ_KEY_DATA, 102);
+    assert_eq!((dstat, len), (CE_DE, 2 + 100));
+    assert_eq!(&buf[..3], &[0xa1, 0xa1, data_byte(0, 1)]);
+    assert_eq!(buf[101], data_byte(0, 1));
+}
+
+#[test]
+fn read_key_and_data_after_a_matching_search_reads_that_record() {
+    let vol = Volume::new("rkd-search");
+    let mut d = vol.open();
+    seek(&mut d, 0, 1);
+    let target = id(0, 1, 3);
+    while write(&mut d, CMD_SEARCH_ID_EQUAL, &target).0 == CE_DE {}
+    let (_, _, buf) = read(&mut d, CMD_READ_KEY_DATA, 102);
+    assert_eq!(&buf[..3], &[0xa3, 0xa3, data_byte(1, 3)]);
+}
+
+#[test]
+fn read_key_and_data_past_the_last_record_goes_round_the_same_track() {
+    let vol = Volume::new("rkd-round");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    let firsts: Vec<u8> = (0..4)
+        .map(|_| read(&mut d, CMD_READ_KEY_DATA, 102).2[2])
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            data_byte(0, 1),
+            data_byte(0, 2),
+            data_byte(0, 3),
+            data_byte(0, 1)
+        ]
+    );
+}
+
+#[test]
+fn multitrack_read_key_and_data_continues_on_the_next_head() {
+    let vol = Volume::new("rkd-mt");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    for _ in 0..3 {
+        read(&mut d, CMD_READ_KEY_DATA_MT, 102);
+    }
+    let (dstat, _, buf) = read(&mut d, CMD_READ_KEY_DATA_MT, 102);
+    assert_eq!(
+        (dstat, &buf[..3]),
+        (CE_DE, &[0xa1, 0xa1, data_byte(1, 1)][..])
+    );
+}
+
+#[test]
+fn multitrack_read_key_and_data_past_the_last_head_ends_in_end_of_cylinder() {
+    let vol = Volume::new("rkd-eoc");
+    let mut d = vol.open();
+    seek(&mut d, 0, 14);
+    for _ in 0..3 {
+        assert_eq!(read(&mut d, CMD_READ_KEY_DATA_MT, 102).0, CE_DE);
+    }
+    assert_eq!(read(&mut d, CMD_READ_KEY_DATA_MT, 102).0, UC);
+    assert_eq!(sense_0_1_7(&d), (0, SENSE1_END_OF_CYLINDER, 0));
+}
+
+// Read Home Address.
+
+#[test]
+fn read_home_address_returns_the_flag_byte_and_the_track_address() {
+    let vol = Volume::new("ha");
+    let mut d = vol.open();
+    seek(&mut d, 1, 5);
+    let (dstat, len, buf) = read(&mut d, CMD_READ_HA, 5);
+    assert_eq!((dstat, len), (CE_DE, 5));
+    assert_eq!(buf, [0, 0, 1, 0, 5]);
+}
+
+#[test]
+fn read_home_address_leaves_the_head_before_record_zero() {
+    let vol = Volume::new("ha-orient");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    read(&mut d, CMD_READ_COUNT, 8);
+    read(&mut d, CMD_READ_COUNT, 8);
+    read(&mut d, CMD_READ_HA, 5);
+    let (_, _, count) = read(&mut d, CMD_READ_COUNT, 8);
+    assert_eq!(count, [0, 0, 0, 0, 0, 0, 0, 8], "R0's count");
+}
+
+#[test]
+fn read_home_address_after_records_have_passed_stays_on_the_track() {
+    let vol = Volume::new("ha-single");
+    let mut d = vol.open();
+    seek(&mut d, 0, 3);
+    read(&mut d, CMD_READ_COUNT, 8);
+    assert_eq!(read(&mut d, CMD_READ_HA, 5).2, [0, 0, 0, 0, 3]);
+}
+
+#[test]
+fn multitrack_read_home_address_at_the_index_point_reads_this_track() {
+    let vol = Volume::new("ha-mt-index");
+    let mut d = vol.open();
+    seek(&mut d, 0, 3);
+    assert_eq!(read(&mut d, CMD_READ_HA_MT, 5).2, [0, 0, 0, 0, 3]);
+}
+
+#[test]
+fn multitrack_read_home_address_after_records_have_passed_reads_the_next_head() {
+    let vol = Volume::new("ha-mt-next");
+    let mut d = vol.open();
+    seek(&mut d, 0, 3);
+    read(&mut d, CMD_READ_COUNT, 8);
+    assert_eq!(read(&mut d, CMD_READ_HA_MT, 5).2, [0, 0, 0, 0, 4]);
+}
+
+#[test]
+fn consecutive_multitrack_read_home_address_commands_step_through_the_heads() {
+    let vol = Volume::new("ha-mt-step");
+    let mut d = vol.open();
+    seek(&mut d, 1, 0);
+    let heads: Vec<u8> = (0..3)
+        .map(|_| read(&mut d, CMD_READ_HA_MT, 5).2[4])
+        .collect();
+    assert_eq!(heads, [0, 1, 2]);
+}
+
+#[test]
+fn multitrack_read_home_address_past_the_last_head_ends_in_end_of_cylinder() {
+    let vol = Volume::new("ha-mt-eoc");
+    let mut d = vol.open();
+    seek(&mut d, 0, 14);
+    read(&mut d, CMD_READ_HA_MT, 5);
+    assert_eq!(read(&mut d, CMD_READ_HA_MT, 5).0, UC);
+    assert_eq!(sense_0_1_7(&d), (0, SENSE1_END_OF_CYLINDER, 0));
+}
+
+// Read Count and Read Count-Key-Data, multitrack.
+
+#[test]
+fn read_count_past_the_last_record_goes_round_the_same_track() {
+    let vol = Volume::new("rc-round");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    for _ in 0..4 {
+        read(&mut d, CMD_READ_COUNT, 8);
+    }
+    let (dstat, _, count) = read(&mut d, CMD_READ_COUNT, 8);
+    assert_eq!((dstat, count), (CE_DE, vec![0, 0, 0, 0, 0, 0, 0, 8]));
+}
+
+#[test]
+fn multitrack_read_count_continues_on_the_next_head() {
+    let vol = Volume::new("rc-mt");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    for _ in 0..4 {
+        read(&mut d, CMD_READ_COUNT_MT, 8);
+    }
+    let (dstat, _, count) = read(&mut d, CMD_READ_COUNT_MT, 8);
+    assert_eq!(
+        (dstat, count),
+        (CE_DE, vec![0, 0, 0, 1, 0, 0, 0, 8]),
+        "R0 of head 1"
+    );
+}
+
+#[test]
+fn read_data_after_a_multitrack_read_count_reads_the_record_counted() {
+    let vol = Volume::new("rc-mt-data");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    for _ in 0..6 {
+        read(&mut d, CMD_READ_COUNT_MT, 8);
+    }
+    let (dstat, len, buf) = read(&mut d, CMD_READ_DATA, 100);
+    assert_eq!((dstat, len, buf[0]), (CE_DE, 100, data_byte(1, 1)));
+}
+
+#[test]
+fn multitrack_read_count_past_the_last_head_ends_in_end_of_cylinder() {
+    let vol = Volume::new("rc-mt-eoc");
+    let mut d = vol.open();
+    seek(&mut d, 0, 14);
+    for _ in 0..4 {
+        assert_eq!(read(&mut d, CMD_READ_COUNT_MT, 8).0, CE_DE);
+    }
+    assert_eq!(read(&mut d, CMD_READ_COUNT_MT, 8).0, UC);
+    assert_eq!(sense_0_1_7(&d), (0, SENSE1_END_OF_CYLINDER, 0));
+}
+
+#[test]
+fn multitrack_read_ckd_continues_on_the_next_head() {
+    let vol = Volume::new("rckd-mt");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    for _ in 0..5 {
+        read(&mut d, CMD_READ_CKD_MT, 110);
+    }
+    let (dstat, len, buf) = read(&mut d, CMD_READ_CKD_MT, 110);
+    assert_eq!((dstat, len), (CE_DE, 8 + 2 + 100));
+    assert_eq!(&buf[..8], &[0, 0, 0, 1, 1, 2, 0, 100], "R1 of head 1");
+    assert_eq!(buf[10], data_byte(1, 1));
+}
+
+#[test]
+fn multitrack_read_ckd_past_the_last_head_ends_in_end_of_cylinder() {
+    let vol = Volume::new("rckd-mt-eoc");
+    let mut d = vol.open();
+    seek(&mut d, 0, 14);
+    for _ in 0..4 {
+        assert_eq!(read(&mut d, CMD_READ_CKD_MT, 110).0, CE_DE);
+    }
+    assert_eq!(read(&mut d, CMD_READ_CKD_MT, 110).0, UC);
+    assert_eq!(sense_0_1_7(&d), (0, SENSE1_END_OF_CYLINDER, 0));
+}
+
+// Search ID Equal, multitrack.
+
+#[test]
+fn multitrack_search_id_equal_finds_a_record_on_a_later_head() {
+    let vol = Volume::new("search-mt");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    let target = id(0, 14, 2);
+    let mut searches = 1;
+    while write(&mut d, CMD_SEARCH_ID_EQUAL_MT, &target).0 == CE_DE {
+        searches += 1;
+        assert!(searches < 100, "the search never ends");
+    }
+    // Heads 0 and 1: R0..R3; heads 2-13: R0 only; head 14: R0, R1, R2.
+    assert_eq!(searches, 4 + 4 + 12 + 3);
+    let (dstat, _, buf) = read(&mut d, CMD_READ_DATA, 100);
+    assert_eq!((dstat, buf[0]), (CE_DE, data_byte(14, 2)));
+}
+
+#[test]
+fn a_single_track_search_for_a_record_on_another_head_is_no_record_found() {
+    let vol = Volume::new("search-other-head");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    let target = id(0, 1, 2);
+    let dstat = std::iter::repeat_with(|| write(&mut d, CMD_SEARCH_ID_EQUAL, &target).0)
+        .take(20)
+        .find(|&s| s != CE_DE);
+    assert_eq!(dstat, Some(UC));
+    assert_eq!(sense_0_1_7(&d), (0, SENSE1_NO_RECORD_FOUND, 0));
+}
+
+#[test]
+fn a_multitrack_search_for_a_missing_record_ends_in_end_of_cylinder() {
+    let vol = Volume::new("search-mt-eoc");
+    let mut d = vol.open();
+    seek(&mut d, 0, 0);
+    let missing = id(0, 3, 9);
+    let dstat = std::iter::repeat_with(|| write(&mut d, CMD_SEARCH_ID_EQUAL_MT, &missing).0)
+        .take(100)
+        .find(|&s| s != CE_DE);
+    assert_eq!(dstat, Some(UC));
+    assert_eq!(sense_0_1_7(&d), (0, SENSE1_END_OF_CYLINDER, 0));
+}
