@@ -116,6 +116,7 @@ pub struct CkdImage {
     pub heads: u32,
     pub track_size: u32,
     pub cylinders: u32,
+    writable: bool,
 }
 
 fn format_error(path: &Path, why: impl Into<String>) -> CkdError {
@@ -124,13 +125,38 @@ fn format_error(path: &Path, why: impl Into<String>) -> CkdError {
 
 impl CkdImage {
     /// Opens and checks an image: magic, device type, geometry, size.
+    /// An image the process may not write (its permissions, a read-only
+    /// file system, an immutable file) is opened read-only rather than
+    /// refused, as Hercules does, so that a shared or archived volume
+    /// still reads; `writable` tells which.
     pub fn open(path: &Path) -> Result<CkdImage, CkdError> {
+        match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => CkdImage::check(path, file, true),
+            Err(e)
+                if e.kind() == io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(libc::EROFS) =>
+            {
+                log::info!("dasd image {}: {e}; opened read-only", path.display());
+                CkdImage::open_read_only(path)
+            }
+            Err(e) => Err(CkdError::Io(path.to_owned(), e)),
+        }
+    }
+
+    /// Opens and checks an image for reading only, even if the file could
+    /// be written.
+    pub fn open_read_only(path: &Path) -> Result<CkdImage, CkdError> {
+        let file = File::open(path).map_err(|e| CkdError::Io(path.to_owned(), e))?;
+        CkdImage::check(path, file, false)
+    }
+
+    /// Whether the image was opened for writing.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    fn check(path: &Path, mut file: File, writable: bool) -> Result<CkdImage, CkdError> {
         let io_err = |e| CkdError::Io(path.to_owned(), e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io_err)?;
         let mut header = [0u8; HEADER_SIZE];
         let len = file.metadata().map_err(io_err)?.len();
         if len < HEADER_SIZE as u64 {
@@ -192,6 +218,7 @@ impl CkdImage {
             heads,
             track_size,
             cylinders,
+            writable,
         };
         image.check_tracks()?;
         Ok(image)

@@ -71,6 +71,7 @@ pub const SENSE0_EQUIPMENT_CHECK: u8 = 0x10;
 /// Sense byte 1 bits.
 pub const SENSE1_END_OF_CYLINDER: u8 = 0x20;
 pub const SENSE1_NO_RECORD_FOUND: u8 = 0x08;
+pub const SENSE1_WRITE_INHIBITED: u8 = 0x02;
 /// Sense byte 7 of a command reject: format 0 (program or system check)
 /// in the high nibble, the message in the low one, numbered as Linux's
 /// dasd_3990_erp.c decodes them so that a guest's error log names the
@@ -82,7 +83,8 @@ pub const SENSE7_INVALID_ARGUMENT: u8 = 0x04;
 
 const END: u8 = dstat::CHANNEL_END | dstat::DEVICE_END;
 
-/// Opens the 3390 backed by the image at `path`.
+/// Opens the 3390 backed by the image at `path`; read-only (writes are
+/// inhibited) if the process may not write the file.
 pub fn open_device(path: &Path) -> Result<Box<dyn CcwDevice>, CkdError> {
     Ok(Box::new(Dasd3390::open(path)?))
 }
@@ -107,7 +109,15 @@ pub struct Dasd3390 {
 
 impl Dasd3390 {
     pub fn open(path: &Path) -> Result<Dasd3390, CkdError> {
-        let mut image = CkdImage::open(path)?;
+        Dasd3390::with_image(CkdImage::open(path)?)
+    }
+
+    /// Opens the 3390 with writes inhibited, whatever the file allows.
+    pub fn open_read_only(path: &Path) -> Result<Dasd3390, CkdError> {
+        Dasd3390::with_image(CkdImage::open_read_only(path)?)
+    }
+
+    fn with_image(mut image: CkdImage) -> Result<Dasd3390, CkdError> {
         let track = image.read_track(0, 0)?;
         let records = records(&track).expect("read_track checked the track");
         Ok(Dasd3390 {
@@ -352,6 +362,11 @@ impl CcwDevice for Dasd3390 {
                     dstat: END,
                     len: home_address.len(),
                 }
+            }
+            // Linux's dasd_3990_erp.c reports write inhibited as a
+            // command reject with this bit, and fails the request.
+            (CMD_WRITE_DATA, Transfer::Write(_)) if !self.image.writable() => {
+                self.check(SENSE0_COMMAND_REJECT, SENSE1_WRITE_INHIBITED)
             }
             (CMD_WRITE_DATA, Transfer::Write(data)) => match found {
                 Some(i) => self.write_data(i, data),

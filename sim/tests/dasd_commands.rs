@@ -50,6 +50,10 @@ impl Volume {
     fn open(&self) -> Dasd3390 {
         Dasd3390::open(&self.0).expect("open the volume")
     }
+
+    fn open_read_only(&self) -> Dasd3390 {
+        Dasd3390::open_read_only(&self.0).expect("open the volume read-only")
+    }
 }
 
 impl Drop for Volume {
@@ -463,4 +467,100 @@ fn a_multitrack_search_for_a_missing_record_ends_in_end_of_cylinder() {
         .find(|&s| s != CE_DE);
     assert_eq!(dstat, Some(UC));
     assert_eq!(sense_0_1_7(&d), (0, SENSE1_END_OF_CYLINDER, 0));
+}
+
+// Write inhibit.
+
+/// Seeks to cylinder 0 head 0 and searches for R2, so that Write Data has
+/// its record.
+fn find_r2(d: &mut Dasd3390) {
+    seek(d, 0, 0);
+    let target = id(0, 0, 2);
+    while write(d, CMD_SEARCH_ID_EQUAL, &target).0 == CE_DE {}
+}
+
+#[test]
+fn write_data_on_a_volume_opened_read_only_is_write_inhibited() {
+    let vol = Volume::new("ro-write");
+    let mut d = vol.open_read_only();
+    find_r2(&mut d);
+    assert_eq!(write(&mut d, CMD_WRITE_DATA, &[0x5a; 100]).0, UC);
+    assert_eq!(
+        sense_0_1_7(&d),
+        (SENSE0_COMMAND_REJECT, SENSE1_WRITE_INHIBITED, 0)
+    );
+}
+
+#[test]
+fn an_inhibited_write_leaves_the_record_as_it_was() {
+    let vol = Volume::new("ro-unchanged");
+    let mut d = vol.open_read_only();
+    find_r2(&mut d);
+    write(&mut d, CMD_WRITE_DATA, &[0x5a; 100]);
+    find_r2(&mut d);
+    assert_eq!(read(&mut d, CMD_READ_DATA, 100).2, [data_byte(0, 2); 100]);
+    let mut d = vol.open();
+    find_r2(&mut d);
+    assert_eq!(read(&mut d, CMD_READ_DATA, 100).2, [data_byte(0, 2); 100]);
+}
+
+#[test]
+fn a_volume_opened_read_only_still_reads() {
+    let vol = Volume::new("ro-read");
+    let mut d = vol.open_read_only();
+    find_r2(&mut d);
+    let (dstat, len, buf) = read(&mut d, CMD_READ_DATA, 100);
+    assert_eq!((dstat, len, buf[0]), (CE_DE, 100, data_byte(0, 2)));
+}
+
+/// Checks file permissions on this thread as the user nobody, so that the
+/// test means the same as root (whose CAP_DAC_OVERRIDE would otherwise let
+/// it write a read-only file) and as an ordinary user.
+struct FsUidNobody(libc::uid_t);
+
+impl FsUidNobody {
+    fn new() -> FsUidNobody {
+        // SAFETY: setfsuid changes only this thread's file-system user id
+        // (glibc does not broadcast it to other threads); it touches no
+        // memory. Unprivileged, it fails and leaves the id as it was, and
+        // the file mode alone then keeps the test's process from writing.
+        let previous = unsafe { libc::setfsuid(65534) };
+        FsUidNobody(previous as libc::uid_t)
+    }
+}
+
+impl Drop for FsUidNobody {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`; back to the id this thread had.
+        unsafe { libc::setfsuid(self.0) };
+    }
+}
+
+#[test]
+fn a_volume_the_process_may_not_write_opens_with_writes_inhibited() {
+    use std::os::unix::fs::PermissionsExt;
+    let vol = Volume::new("ro-mode");
+    std::fs::set_permissions(&vol.0, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let mut d = {
+        let _nobody = FsUidNobody::new();
+        assert!(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&vol.0)
+                .is_err(),
+            "the test needs a file this thread cannot write"
+        );
+        Dasd3390::open(&vol.0).expect("a read-only volume still opens")
+    };
+    find_r2(&mut d);
+    assert_eq!(write(&mut d, CMD_WRITE_DATA, &[0x5a; 100]).0, UC);
+    assert_eq!(d.sense()[1], SENSE1_WRITE_INHIBITED);
+}
+
+#[test]
+fn a_volume_the_process_may_write_takes_writes() {
+    let vol = Volume::new("rw");
+    let mut d = vol.open();
+    find_r2(&mut d);
+    assert_eq!(write(&mut d, CMD_WRITE_DATA, &[0x5a; 100]), (CE_DE, 100));
 }
