@@ -24,6 +24,12 @@ pub const HEADS_3390: u32 = 15;
 /// own headers, rounded up to 512.
 pub const TRACK_SIZE_3390: u32 = 56832;
 const END_OF_TRACK: [u8; 8] = [0xff; 8];
+/// The largest record a 3390 track holds after R0 (no key).
+pub const MAX_RECORD_3390: u32 = 56664;
+/// The smallest image track that holds any 3390 track: the track header,
+/// R0 (count and 8 data bytes), a count and the largest record, the end
+/// marker.
+pub const MIN_TRACK_SIZE_3390: u32 = 5 + 8 + 8 + 8 + MAX_RECORD_3390 + 8;
 
 /// Why an image cannot be used.
 #[derive(Debug)]
@@ -192,7 +198,17 @@ impl CkdImage {
                 "one file of a multi-file image; only single-file images are supported",
             ));
         }
-        if heads != HEADS_3390 || !(512..=65536).contains(&track_size) {
+        if !(MIN_TRACK_SIZE_3390..=65536).contains(&track_size) {
+            // Smaller tracks could not take the full-track record every
+            // real 3390 takes, so such a file was not made for a 3390.
+            return Err(format_error(
+                path,
+                format!(
+                    "{track_size}-byte tracks cannot hold a 3390 track ({MIN_TRACK_SIZE_3390} bytes at least)"
+                ),
+            ));
+        }
+        if heads != HEADS_3390 {
             return Err(format_error(
                 path,
                 format!("geometry of {heads} heads and {track_size}-byte tracks is not a 3390's"),
