@@ -24,6 +24,12 @@ pub const HEADS_3390: u32 = 15;
 /// own headers, rounded up to 512.
 pub const TRACK_SIZE_3390: u32 = 56832;
 const END_OF_TRACK: [u8; 8] = [0xff; 8];
+/// The largest record a 3390 track holds after R0 (no key).
+pub const MAX_RECORD_3390: u32 = 56664;
+/// The smallest image track that holds any 3390 track: the track header,
+/// R0 (count and 8 data bytes), a count and the largest record, the end
+/// marker.
+pub const MIN_TRACK_SIZE_3390: u32 = 5 + 8 + 8 + 8 + MAX_RECORD_3390 + 8;
 
 /// Why an image cannot be used.
 #[derive(Debug)]
@@ -116,6 +122,7 @@ pub struct CkdImage {
     pub heads: u32,
     pub track_size: u32,
     pub cylinders: u32,
+    writable: bool,
 }
 
 fn format_error(path: &Path, why: impl Into<String>) -> CkdError {
@@ -124,13 +131,38 @@ fn format_error(path: &Path, why: impl Into<String>) -> CkdError {
 
 impl CkdImage {
     /// Opens and checks an image: magic, device type, geometry, size.
+    /// An image the process may not write (its permissions, a read-only
+    /// file system, an immutable file) is opened read-only rather than
+    /// refused, as Hercules does, so that a shared or archived volume
+    /// still reads; `writable` tells which.
     pub fn open(path: &Path) -> Result<CkdImage, CkdError> {
+        match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => CkdImage::check(path, file, true),
+            Err(e)
+                if e.kind() == io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(libc::EROFS) =>
+            {
+                log::info!("dasd image {}: {e}; opened read-only", path.display());
+                CkdImage::open_read_only(path)
+            }
+            Err(e) => Err(CkdError::Io(path.to_owned(), e)),
+        }
+    }
+
+    /// Opens and checks an image for reading only, even if the file could
+    /// be written.
+    pub fn open_read_only(path: &Path) -> Result<CkdImage, CkdError> {
+        let file = File::open(path).map_err(|e| CkdError::Io(path.to_owned(), e))?;
+        CkdImage::check(path, file, false)
+    }
+
+    /// Whether the image was opened for writing.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    fn check(path: &Path, mut file: File, writable: bool) -> Result<CkdImage, CkdError> {
         let io_err = |e| CkdError::Io(path.to_owned(), e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io_err)?;
         let mut header = [0u8; HEADER_SIZE];
         let len = file.metadata().map_err(io_err)?.len();
         if len < HEADER_SIZE as u64 {
@@ -166,7 +198,17 @@ impl CkdImage {
                 "one file of a multi-file image; only single-file images are supported",
             ));
         }
-        if heads != HEADS_3390 || !(512..=65536).contains(&track_size) {
+        if !(MIN_TRACK_SIZE_3390..=65536).contains(&track_size) {
+            // Smaller tracks could not take the full-track record every
+            // real 3390 takes, so such a file was not made for a 3390.
+            return Err(format_error(
+                path,
+                format!(
+                    "{track_size}-byte tracks cannot hold a 3390 track ({MIN_TRACK_SIZE_3390} bytes at least)"
+                ),
+            ));
+        }
+        if heads != HEADS_3390 {
             return Err(format_error(
                 path,
                 format!("geometry of {heads} heads and {track_size}-byte tracks is not a 3390's"),
@@ -192,6 +234,7 @@ impl CkdImage {
             heads,
             track_size,
             cylinders,
+            writable,
         };
         image.check_tracks()?;
         Ok(image)

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! An IBM 3390 behind a 3990 control unit, backed by a CKD image: what
 //! QEMU's s390-ccw firmware needs to IPL from it (Sense ID, Read IPL,
-//! Seek, Search ID Equal, Read Data, Sense) plus Write Data, Read Count
-//! and Read Count-Key-Data.
+//! Seek, Search ID Equal, Read Data, Sense) plus Write Data, Read Key and
+//! Data, Read Count, Read Count-Key-Data and Read Home Address, with the
+//! multitrack forms of the reads and of the search.
 //!
 //! Orientation follows the disk: after a Seek the head is at the index
 //! point; each Search ID or Read Count looks at the next count field to
 //! pass under the head and moves past it; a search that passes the index
 //! point twice without a match is "no record found". Read and Write Data
 //! act on the record a search just matched, or else on the next record.
+//! A multitrack command (code bit 0x80) that reaches the index point goes
+//! on at the next head instead of going round the same track.
 
 use std::path::Path;
 
@@ -21,11 +24,43 @@ pub const CMD_NOP: u8 = 0x03;
 pub const CMD_SENSE: u8 = 0x04;
 pub const CMD_READ_DATA: u8 = 0x06;
 pub const CMD_SEEK: u8 = 0x07;
+pub const CMD_READ_KEY_DATA: u8 = 0x0e;
 pub const CMD_READ_COUNT: u8 = 0x12;
+pub const CMD_READ_HA: u8 = 0x1a;
 pub const CMD_READ_CKD: u8 = 0x1e;
 pub const CMD_SEARCH_ID_EQUAL: u8 = 0x31;
 pub const CMD_READ_DATA_MT: u8 = 0x86;
+pub const CMD_READ_KEY_DATA_MT: u8 = 0x8e;
+pub const CMD_READ_COUNT_MT: u8 = 0x92;
+pub const CMD_READ_HA_MT: u8 = 0x9a;
+pub const CMD_READ_CKD_MT: u8 = 0x9e;
+pub const CMD_SEARCH_ID_EQUAL_MT: u8 = 0xb1;
 pub const CMD_SENSE_ID: u8 = 0xe4;
+/// The multitrack bit of the read and search command codes.
+pub const CMD_MULTITRACK: u8 = 0x80;
+
+/// Every command the device executes, so that one offered without data (a
+/// CCW count of zero) is told apart from one it does not know.
+const COMMANDS: [u8; 18] = [
+    CMD_WRITE_DATA,
+    CMD_READ_IPL,
+    CMD_NOP,
+    CMD_SENSE,
+    CMD_READ_DATA,
+    CMD_SEEK,
+    CMD_READ_KEY_DATA,
+    CMD_READ_COUNT,
+    CMD_READ_HA,
+    CMD_READ_CKD,
+    CMD_SEARCH_ID_EQUAL,
+    CMD_READ_DATA_MT,
+    CMD_READ_KEY_DATA_MT,
+    CMD_READ_COUNT_MT,
+    CMD_READ_HA_MT,
+    CMD_READ_CKD_MT,
+    CMD_SEARCH_ID_EQUAL_MT,
+    CMD_SENSE_ID,
+];
 
 /// Sense ID: control unit 3990 model E9, device 3390 model 0C.
 pub const SENSE_ID: [u8; 7] = [0xff, 0x39, 0x90, 0xe9, 0x33, 0x90, 0x0c];
@@ -36,10 +71,20 @@ pub const SENSE0_EQUIPMENT_CHECK: u8 = 0x10;
 /// Sense byte 1 bits.
 pub const SENSE1_END_OF_CYLINDER: u8 = 0x20;
 pub const SENSE1_NO_RECORD_FOUND: u8 = 0x08;
+pub const SENSE1_WRITE_INHIBITED: u8 = 0x02;
+/// Sense byte 7 of a command reject: format 0 (program or system check)
+/// in the high nibble, the message in the low one, numbered as Linux's
+/// dasd_3990_erp.c decodes them so that a guest's error log names the
+/// cause.
+pub const SENSE7_INVALID_COMMAND: u8 = 0x01;
+pub const SENSE7_INVALID_SEQUENCE: u8 = 0x02;
+pub const SENSE7_COUNT_TOO_SHORT: u8 = 0x03;
+pub const SENSE7_INVALID_ARGUMENT: u8 = 0x04;
 
 const END: u8 = dstat::CHANNEL_END | dstat::DEVICE_END;
 
-/// Opens the 3390 backed by the image at `path`.
+/// Opens the 3390 backed by the image at `path`; read-only (writes are
+/// inhibited) if the process may not write the file.
 pub fn open_device(path: &Path) -> Result<Box<dyn CcwDevice>, CkdError> {
     Ok(Box::new(Dasd3390::open(path)?))
 }
@@ -54,6 +99,9 @@ pub struct Dasd3390 {
     next: usize,
     /// Index points passed since the last positioning.
     index_passes: u8,
+    /// Nothing has passed under the head since it came to this track, so
+    /// the home address is the next thing it meets.
+    at_index: bool,
     /// The record the previous command (a search) matched.
     found: Option<usize>,
     sense: [u8; 32],
@@ -61,7 +109,15 @@ pub struct Dasd3390 {
 
 impl Dasd3390 {
     pub fn open(path: &Path) -> Result<Dasd3390, CkdError> {
-        let mut image = CkdImage::open(path)?;
+        Dasd3390::with_image(CkdImage::open(path)?)
+    }
+
+    /// Opens the 3390 with writes inhibited, whatever the file allows.
+    pub fn open_read_only(path: &Path) -> Result<Dasd3390, CkdError> {
+        Dasd3390::with_image(CkdImage::open_read_only(path)?)
+    }
+
+    fn with_image(mut image: CkdImage) -> Result<Dasd3390, CkdError> {
         let track = image.read_track(0, 0)?;
         let records = records(&track).expect("read_track checked the track");
         Ok(Dasd3390 {
@@ -72,6 +128,7 @@ impl Dasd3390 {
             records,
             next: 0,
             index_passes: 0,
+            at_index: true,
             found: None,
             sense: [0; 32],
         })
@@ -87,11 +144,17 @@ impl Dasd3390 {
         }
     }
 
+    fn reject(&mut self, message: u8) -> Response {
+        let check = self.check(SENSE0_COMMAND_REJECT, 0);
+        self.sense[7] = message;
+        check
+    }
+
     /// Moves the head to a track: the track becomes current, oriented at
     /// its index point.
     fn seek(&mut self, cyl: u16, head: u16) -> Result<(), Response> {
         if u32::from(cyl) >= self.image.cylinders || u32::from(head) >= self.image.heads {
-            return Err(self.check(SENSE0_COMMAND_REJECT, 0));
+            return Err(self.reject(SENSE7_INVALID_ARGUMENT));
         }
         if (cyl, head) != (self.cyl, self.head) {
             match self.image.read_track(cyl, head) {
@@ -109,7 +172,31 @@ impl Dasd3390 {
         }
         self.next = 0;
         self.index_passes = 0;
+        self.at_index = true;
         Ok(())
+    }
+
+    /// The index point as a multitrack command meets it: the next head of
+    /// the cylinder, or past the last one, unit check, end of cylinder.
+    fn next_head(&mut self) -> Result<(), Response> {
+        if u32::from(self.head) + 1 >= self.image.heads {
+            return Err(self.check(0, SENSE1_END_OF_CYLINDER));
+        }
+        self.seek(self.cyl, self.head + 1)
+    }
+
+    /// The next count field under the head, moving past it, for a
+    /// search or count read: a multitrack one goes on at the next head
+    /// where a single-track one goes round through the index point.
+    fn next_count(&mut self, multitrack: bool) -> Result<usize, Response> {
+        // A loop, as a track may hold no records at all.
+        while multitrack && self.next >= self.records.len() {
+            self.next_head()?;
+        }
+        match self.pass_count() {
+            Some(i) => Ok(i),
+            None => Err(self.check(0, SENSE1_NO_RECORD_FOUND)),
+        }
     }
 
     /// The next count field under the head, moving past it; None after
@@ -124,6 +211,7 @@ impl Dasd3390 {
         }
         let i = self.next;
         self.next += 1;
+        self.at_index = false;
         Some(i)
     }
 
@@ -137,16 +225,7 @@ impl Dasd3390 {
             return Ok(i);
         }
         loop {
-            if multitrack && self.next >= self.records.len() {
-                if u32::from(self.head) + 1 >= self.image.heads {
-                    return Err(self.check(0, SENSE1_END_OF_CYLINDER));
-                }
-                self.seek(self.cyl, self.head + 1)?;
-                continue;
-            }
-            let Some(i) = self.pass_count() else {
-                return Err(self.check(0, SENSE1_NO_RECORD_FOUND));
-            };
+            let i = self.next_count(multitrack)?;
             if self.records[i].count.record != 0 {
                 return Ok(i);
             }
@@ -182,6 +261,7 @@ impl CcwDevice for Dasd3390 {
     fn command(&mut self, cmd: u8, data: Transfer<'_>) -> Response {
         // Only the command right after a matching search acts on its record.
         let found = self.found.take();
+        let multitrack = cmd & CMD_MULTITRACK != 0;
         match (cmd, data) {
             (CMD_SENSE_ID, Transfer::Read(buf)) => {
                 let n = buf.len().min(SENSE_ID.len());
@@ -208,14 +288,18 @@ impl CcwDevice for Dasd3390 {
                 match self.records.iter().position(|r| r.count.record == 1) {
                     Some(i) => {
                         self.next = i + 1;
+                        self.at_index = false;
                         self.read(self.records[i].data_range(), buf)
                     }
                     None => self.check(0, SENSE1_NO_RECORD_FOUND),
                 }
             }
             (CMD_SEEK, Transfer::Write(arg)) => {
-                if arg.len() < 6 || arg[0] != 0 || arg[1] != 0 {
-                    return self.check(SENSE0_COMMAND_REJECT, 0);
+                if arg.len() < 6 {
+                    return self.reject(SENSE7_COUNT_TOO_SHORT);
+                }
+                if arg[0] != 0 || arg[1] != 0 {
+                    return self.reject(SENSE7_INVALID_ARGUMENT);
                 }
                 let cyl = u16::from_be_bytes([arg[2], arg[3]]);
                 let head = u16::from_be_bytes([arg[4], arg[5]]);
@@ -224,12 +308,13 @@ impl CcwDevice for Dasd3390 {
                     Err(check) => check,
                 }
             }
-            (CMD_SEARCH_ID_EQUAL, Transfer::Write(arg)) => {
+            (CMD_SEARCH_ID_EQUAL | CMD_SEARCH_ID_EQUAL_MT, Transfer::Write(arg)) => {
                 if arg.len() < 5 {
-                    return self.check(SENSE0_COMMAND_REJECT, 0);
+                    return self.reject(SENSE7_COUNT_TOO_SHORT);
                 }
-                let Some(i) = self.pass_count() else {
-                    return self.check(0, SENSE1_NO_RECORD_FOUND);
+                let i = match self.next_count(multitrack) {
+                    Ok(i) => i,
+                    Err(check) => return check,
                 };
                 if self.records[i].count.id()[..] == arg[..5] {
                     self.found = Some(i);
@@ -242,33 +327,76 @@ impl CcwDevice for Dasd3390 {
                 }
             }
             (CMD_READ_DATA | CMD_READ_DATA_MT, Transfer::Read(buf)) => {
-                match self.data_record(found, cmd == CMD_READ_DATA_MT) {
+                match self.data_record(found, multitrack) {
                     Ok(i) => self.read(self.records[i].data_range(), buf),
                     Err(check) => check,
                 }
             }
+            (CMD_READ_KEY_DATA | CMD_READ_KEY_DATA_MT, Transfer::Read(buf)) => {
+                match self.data_record(found, multitrack) {
+                    Ok(i) => {
+                        let record = self.records[i];
+                        self.read(record.key_range().start..record.data_range().end, buf)
+                    }
+                    Err(check) => check,
+                }
+            }
+            (CMD_READ_HA | CMD_READ_HA_MT, Transfer::Read(buf)) => {
+                // The home address lies just after the index point. Unless
+                // the head is already there it goes on to the index point,
+                // which a multitrack command meets on the next head.
+                if multitrack && !self.at_index {
+                    if let Err(check) = self.next_head() {
+                        return check;
+                    }
+                }
+                self.next = 0;
+                self.index_passes = 0;
+                self.at_index = false;
+                let [c0, c1] = self.cyl.to_be_bytes();
+                let [h0, h1] = self.head.to_be_bytes();
+                let home_address = [0, c0, c1, h0, h1];
+                let n = buf.len().min(home_address.len());
+                buf[..n].copy_from_slice(&home_address[..n]);
+                Response {
+                    dstat: END,
+                    len: home_address.len(),
+                }
+            }
+            // Linux's dasd_3990_erp.c reports write inhibited as a
+            // command reject with this bit, and fails the request.
+            (CMD_WRITE_DATA, Transfer::Write(_)) if !self.image.writable() => {
+                self.check(SENSE0_COMMAND_REJECT, SENSE1_WRITE_INHIBITED)
+            }
             (CMD_WRITE_DATA, Transfer::Write(data)) => match found {
                 Some(i) => self.write_data(i, data),
                 // Writing needs orientation from a search.
-                None => self.check(SENSE0_COMMAND_REJECT, 0),
+                None => self.reject(SENSE7_INVALID_SEQUENCE),
             },
-            (CMD_READ_COUNT, Transfer::Read(buf)) => match self.pass_count() {
-                Some(i) => {
-                    // Read Data next reads this record's data area.
-                    self.found = Some(i);
-                    let start = self.records[i].offset;
-                    self.read(start..start + 8, buf)
+            (CMD_READ_COUNT | CMD_READ_COUNT_MT, Transfer::Read(buf)) => {
+                match self.next_count(multitrack) {
+                    Ok(i) => {
+                        // Read Data next reads this record's data area.
+                        self.found = Some(i);
+                        let start = self.records[i].offset;
+                        self.read(start..start + 8, buf)
+                    }
+                    Err(check) => check,
                 }
-                None => self.check(0, SENSE1_NO_RECORD_FOUND),
-            },
-            (CMD_READ_CKD, Transfer::Read(buf)) => match self.pass_count() {
-                Some(i) => {
-                    let record = self.records[i];
-                    self.read(record.offset..record.data_range().end, buf)
+            }
+            (CMD_READ_CKD | CMD_READ_CKD_MT, Transfer::Read(buf)) => {
+                match self.next_count(multitrack) {
+                    Ok(i) => {
+                        let record = self.records[i];
+                        self.read(record.offset..record.data_range().end, buf)
+                    }
+                    Err(check) => check,
                 }
-                None => self.check(0, SENSE1_NO_RECORD_FOUND),
-            },
-            _ => self.check(SENSE0_COMMAND_REJECT, 0),
+            }
+            // A command the device knows, offered without its data: a CCW
+            // count of zero.
+            _ if COMMANDS.contains(&cmd) => self.reject(SENSE7_COUNT_TOO_SHORT),
+            _ => self.reject(SENSE7_INVALID_COMMAND),
         }
     }
 
@@ -280,6 +408,7 @@ impl CcwDevice for Dasd3390 {
         self.found = None;
         self.next = 0;
         self.index_passes = 0;
+        self.at_index = true;
         self.sense = [0; 32];
     }
 }

@@ -127,3 +127,43 @@ fn an_image_cut_inside_a_cylinder_is_truncated() {
     f.set_len(HEADER_SIZE as u64 + 20 * TRK).unwrap();
     assert!(img.open_error().contains("truncated: 20 whole tracks"));
 }
+
+#[test]
+fn a_track_size_too_small_for_a_3390_track_is_refused() {
+    let img = Image::new("small-tracks.3390", 1);
+    // 56700 bytes: one short of the header, R0, a 56664-byte record and
+    // the end marker.
+    img.patch(12, &56700u32.to_le_bytes());
+    let e = img.open_error();
+    assert!(
+        e.contains("56700-byte tracks cannot hold a 3390 track (56701 bytes at least)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_created_blank_volume_is_byte_identical_to_dasdinit_raw() {
+    let img = Image::new("blank-ours.3390", 3);
+    let theirs = img.0.with_extension("dasdinit");
+    let made = std::process::Command::new("dasdinit")
+        .arg("-r")
+        .arg(&theirs)
+        .args(["3390", "3"])
+        .output();
+    let made = match made {
+        Ok(out) if out.status.success() => out,
+        other => {
+            let why = format!("dasdinit (Debian package hercules) cannot make a volume: {other:?}");
+            assert!(std::env::var("CI").is_err(), "{why}");
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    drop(made);
+    let (ours, herc) = (std::fs::read(&img.0).unwrap(), std::fs::read(&theirs));
+    let _ = std::fs::remove_file(&theirs);
+    let herc = herc.unwrap();
+    assert_eq!(ours.len(), herc.len());
+    let first_difference = ours.iter().zip(&herc).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "the images differ");
+}
