@@ -247,10 +247,14 @@ impl Dasd3390 {
         let len = range.len();
         // A short write pads the record, as the control unit does.
         let n = data.len().min(len);
+        let before = self.track[range.clone()].to_vec();
         self.track[range.start..range.start + n].copy_from_slice(&data[..n]);
         self.track[range.start + n..range.end].fill(0);
         if let Err(e) = self.image.write_track(self.cyl, self.head, &self.track) {
             log::error!("3390: {e}");
+            // The record keeps what the volume has, not what failed to
+            // reach it.
+            self.track[range].copy_from_slice(&before);
             return self.check(SENSE0_EQUIPMENT_CHECK, 0);
         }
         Response { dstat: END, len }
