@@ -1,0 +1,417 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A guest program that drives its IPL device, a simulated 3390 behind
+ * -device vfio-ccw, with the channel I/O instructions, and checks what
+ * comes back: the device as the guest sees it, whichever QEMU device
+ * implementation (stock ccw.c or the qemu-vfio-ccw library) is in
+ * between.
+ *
+ * The firmware IPLs it like the demo payload, in z/Architecture mode with
+ * the IPL subchannel's id at 184 (0xb8). It ends in a disabled wait whose
+ * address says how it went: 0xc0ffee when every check passed, else
+ * 0xbad000 + 16 * test + check for the first that failed (scripts/e2e-guest
+ * decodes it). Every channel program reads the program's own records, so
+ * what a read must return is this program's image in storage.
+ *
+ * Built freestanding (scripts/build-payload): no libc, no interrupts; I/O
+ * completion is awaited by TEST SUBCHANNEL, which clears the pending
+ * interruption it reports.
+ */
+#include <stdint.h>
+
+#define LOAD_ADDRESS 0x20000UL   /* vfio-ccw-mkvol ipl --load-address */
+#define RECORD 4096              /* the program's records on the volume */
+#define FIRST_RECORD 4           /* after IPL1, IPL2 and VOL1 on track 0 */
+
+#define CCW_WRITE 0x01
+#define CCW_SENSE 0x04
+#define CCW_READ_DATA 0x06
+#define CCW_SEEK 0x07
+#define CCW_TIC 0x08
+#define CCW_SEARCH_ID_EQ 0x31
+#define CCW_INVALID 0x63         /* no 3390 command */
+
+#define CCW_CC 0x40              /* command chaining */
+#define CCW_SLI 0x20             /* suppress incorrect length */
+#define CCW_IDA 0x04             /* the address is that of an IDAL */
+
+#define ORB_FMT1 (1U << 23)      /* format-1 CCWs */
+#define ORB_PFCH (1U << 22)      /* the program may be prefetched */
+#define ORB_C64 (1U << 17)       /* format-2 (64-bit) IDAWs */
+#define ORB_LPM_ALL (0xffU << 8)
+
+#define DSTAT_CE 0x08
+#define DSTAT_DE 0x04
+#define DSTAT_UC 0x02
+#define FCTL_START 0x4
+#define FCTL_HALT 0x2
+#define FCTL_CLEAR 0x1
+#define SENSE0_CMD_REJECT 0x80
+#define SENSE7_INVALID_COMMAND 0x01
+
+struct ccw1 {
+    uint8_t cmd;
+    uint8_t flags;
+    uint16_t count;
+    uint32_t cda;
+} __attribute__((packed, aligned(8)));
+
+struct orb {
+    uint32_t intparm;
+    uint32_t ctrl;               /* key, flags, LPM, ... */
+    uint32_t cpa;
+    uint32_t reserved[5];
+} __attribute__((aligned(4)));
+
+struct scsw {
+    uint32_t ctrl;               /* flags, FC (bits 17-19), AC, SC */
+    uint32_t cpa;
+    uint8_t dstat;
+    uint8_t cstat;
+    uint16_t count;
+};
+
+struct irb {
+    struct scsw scsw;
+    uint32_t esw[5];
+    uint32_t ecw[8];
+    uint32_t emw[8];
+} __attribute__((aligned(4)));
+
+struct schib {
+    uint32_t intparm;
+    uint16_t flags;
+    uint16_t devno;
+    uint8_t lpm, pnom, lpum, pim;
+    uint16_t mbi;
+    uint8_t pom, pam;
+    uint8_t chpid[8];
+    uint32_t chars;
+    struct scsw scsw;
+    uint8_t model[12];
+} __attribute__((aligned(4)));
+
+#define PMCW_ENABLED 0x0080
+#define PMCW_DNV 0x0001
+
+static uint32_t schid;
+
+/* Channel programs, their arguments and buffers, all below 2 GiB. */
+static struct ccw1 ccws[8];
+static uint8_t seek_arg[6];
+static uint8_t search_arg[5];
+static uint8_t buffer[2 * RECORD] __attribute__((aligned(4096)));
+static uint8_t far_block[RECORD] __attribute__((aligned(4096)));
+static uint64_t idal[2] __attribute__((aligned(8)));
+static uint8_t sense[32];
+static struct orb orb;
+static struct irb irb;
+static struct schib schib;
+
+/* Makes the program long enough for a two-record read of its own image. */
+static const volatile uint8_t bulk[2 * RECORD] __attribute__((used)) = { 1 };
+
+static int ssch(const struct orb *o)
+{
+    register uint32_t r1 __asm__("1") = schid;
+    int cc;
+
+    __asm__ volatile("ssch 0(%[o])\n\tipm %[cc]\n\tsrl %[cc],28"
+                     : [cc] "=d"(cc)
+                     : "d"(r1), [o] "a"(o), "m"(*o)
+                     : "cc", "memory");
+    return cc;
+}
+
+static int tsch(struct irb *i)
+{
+    register uint32_t r1 __asm__("1") = schid;
+    int cc;
+
+    __asm__ volatile("tsch 0(%[i])\n\tipm %[cc]\n\tsrl %[cc],28"
+                     : [cc] "=d"(cc), "=m"(*i)
+                     : "d"(r1), [i] "a"(i)
+                     : "cc", "memory");
+    return cc;
+}
+
+static int stsch(struct schib *s)
+{
+    register uint32_t r1 __asm__("1") = schid;
+    int cc;
+
+    __asm__ volatile("stsch 0(%[s])\n\tipm %[cc]\n\tsrl %[cc],28"
+                     : [cc] "=d"(cc), "=m"(*s)
+                     : "d"(r1), [s] "a"(s)
+                     : "cc", "memory");
+    return cc;
+}
+
+static int hsch(void)
+{
+    register uint32_t r1 __asm__("1") = schid;
+    int cc;
+
+    __asm__ volatile("hsch\n\tipm %[cc]\n\tsrl %[cc],28"
+                     : [cc] "=d"(cc) : "d"(r1) : "cc", "memory");
+    return cc;
+}
+
+static int csch(void)
+{
+    register uint32_t r1 __asm__("1") = schid;
+    int cc;
+
+    __asm__ volatile("csch\n\tipm %[cc]\n\tsrl %[cc],28"
+                     : [cc] "=d"(cc) : "d"(r1) : "cc", "memory");
+    return cc;
+}
+
+/* Waits for the subchannel's status; 0 once TSCH stored it. */
+static int wait_status(void)
+{
+    for (unsigned long spins = 0; spins < 100000000UL; spins++) {
+        int cc = tsch(&irb);
+
+        if (cc == 0) {
+            return 0;
+        }
+        if (cc == 3) {
+            return -1;
+        }
+    }
+    return -1;
+}
+
+static unsigned fctl(void)
+{
+    return (irb.scsw.ctrl >> 12) & 7;
+}
+
+static void set_ccw(int i, uint8_t cmd, uint8_t flags, uint16_t count,
+                    const void *data)
+{
+    ccws[i].cmd = cmd;
+    ccws[i].flags = flags;
+    ccws[i].count = count;
+    ccws[i].cda = (uint32_t)(uintptr_t)data;
+}
+
+static int memeq(const void *a, const void *b, unsigned long n)
+{
+    const uint8_t *x = a, *y = b;
+
+    for (unsigned long i = 0; i < n; i++) {
+        if (x[i] != y[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Seek cylinder 0 head 0 and search for record @record; the CCW after the
+ * search's TIC (ccws[3]) is the caller's.
+ */
+static void locate(uint8_t record)
+{
+    for (int i = 0; i < 6; i++) {
+        seek_arg[i] = 0;
+    }
+    for (int i = 0; i < 4; i++) {
+        search_arg[i] = 0;
+    }
+    search_arg[4] = record;
+    set_ccw(0, CCW_SEEK, CCW_CC, sizeof(seek_arg), seek_arg);
+    set_ccw(1, CCW_SEARCH_ID_EQ, CCW_CC, sizeof(search_arg), search_arg);
+    set_ccw(2, CCW_TIC, 0, 0, &ccws[1]);
+}
+
+static int start(uint32_t extra)
+{
+    orb.intparm = 0x12345678;
+    orb.ctrl = ORB_FMT1 | ORB_PFCH | ORB_LPM_ALL | extra;
+    orb.cpa = (uint32_t)(uintptr_t)ccws;
+    if (ssch(&orb) != 0) {
+        return -1;
+    }
+    return wait_status();
+}
+
+static int clean_end(void)
+{
+    return fctl() == FCTL_START && irb.scsw.dstat == (DSTAT_CE | DSTAT_DE) &&
+           irb.scsw.cstat == 0;
+}
+
+/* 1: a record read lands in storage and ends with channel and device end. */
+static int test_read_one_record(void)
+{
+    locate(FIRST_RECORD);
+    set_ccw(3, CCW_READ_DATA, 0, RECORD, buffer);
+    if (start(0)) {
+        return 1;
+    }
+    if (!clean_end()) {
+        return 2;
+    }
+    if (irb.scsw.count != 0) {
+        return 3;
+    }
+    return memeq(buffer, (void *)LOAD_ADDRESS, RECORD) ? 0 : 4;
+}
+
+/* 2: command chaining reads the next record after the first. */
+static int test_chained_reads(void)
+{
+    locate(FIRST_RECORD);
+    set_ccw(3, CCW_READ_DATA, CCW_CC, RECORD, buffer);
+    set_ccw(4, CCW_READ_DATA, 0, RECORD, buffer + RECORD);
+    if (start(0)) {
+        return 1;
+    }
+    if (!clean_end()) {
+        return 2;
+    }
+    return memeq(buffer, (void *)LOAD_ADDRESS, 2 * RECORD) ? 0 : 3;
+}
+
+/* 3: an IDAL of 64-bit IDAWs scatters one record over two blocks. */
+static int test_idal_scatters(void)
+{
+    idal[0] = (uintptr_t)buffer + RECORD / 2;   /* up to the 4K boundary */
+    idal[1] = (uintptr_t)far_block;
+    locate(FIRST_RECORD);
+    set_ccw(3, CCW_READ_DATA, CCW_IDA, RECORD, idal);
+    if (start(ORB_C64)) {
+        return 1;
+    }
+    if (!clean_end()) {
+        return 2;
+    }
+    if (!memeq(buffer + RECORD / 2, (void *)LOAD_ADDRESS, RECORD / 2)) {
+        return 3;
+    }
+    return memeq(far_block, (void *)(LOAD_ADDRESS + RECORD / 2), RECORD / 2)
+           ? 0 : 4;
+}
+
+/* 4: a short count without SLI is an incorrect length; with SLI it is not. */
+static int test_incorrect_length(void)
+{
+    locate(FIRST_RECORD);
+    set_ccw(3, CCW_READ_DATA, 0, 100, buffer);
+    if (start(0)) {
+        return 1;
+    }
+    if (!(irb.scsw.cstat & 0x40)) {     /* IL */
+        return 2;
+    }
+    locate(FIRST_RECORD);
+    set_ccw(3, CCW_READ_DATA, CCW_SLI, 100, buffer);
+    if (start(0)) {
+        return 3;
+    }
+    return clean_end() ? 0 : 4;
+}
+
+/* 5: a command the device rejects is a unit check; Sense says why. */
+static int test_unit_check_then_sense(void)
+{
+    set_ccw(0, CCW_INVALID, 0, 16, buffer);
+    if (start(0)) {
+        return 1;
+    }
+    if (!(irb.scsw.dstat & DSTAT_UC)) {
+        return 2;
+    }
+    set_ccw(0, CCW_SENSE, 0, sizeof(sense), sense);
+    if (start(0)) {
+        return 3;
+    }
+    if (!clean_end()) {
+        return 4;
+    }
+    if (!(sense[0] & SENSE0_CMD_REJECT)) {
+        return 5;
+    }
+    return sense[7] == SENSE7_INVALID_COMMAND ? 0 : 6;
+}
+
+/* 6: STORE SUBCHANNEL shows an enabled subchannel, its number and path. */
+static int test_store_subchannel(void)
+{
+    if (stsch(&schib) != 0) {
+        return 1;
+    }
+    if ((schib.flags & (PMCW_ENABLED | PMCW_DNV)) != (PMCW_ENABLED | PMCW_DNV)) {
+        return 2;
+    }
+    if (schib.devno != 0x0001) {         /* -device ...,devno=fe.0.0001 */
+        return 3;
+    }
+    if (schib.pim != 0x80 || schib.chpid[0] != 0x40) {
+        return 4;
+    }
+    return schib.intparm == 0x12345678 ? 0 : 5;
+}
+
+/* 7: HALT SUBCHANNEL on an idle subchannel ends with halt status. */
+static int test_halt_idle(void)
+{
+    if (hsch() != 0) {
+        return 1;
+    }
+    if (wait_status()) {
+        return 2;
+    }
+    return fctl() == FCTL_HALT ? 0 : 3;
+}
+
+/* 8: CLEAR SUBCHANNEL ends with clear status; then nothing is pending. */
+static int test_clear(void)
+{
+    if (csch() != 0) {
+        return 1;
+    }
+    if (wait_status()) {
+        return 2;
+    }
+    if (fctl() != FCTL_CLEAR) {
+        return 3;
+    }
+    return tsch(&irb) == 1 ? 0 : 4;
+}
+
+/* 9: after all that, the device still reads. */
+static int test_reads_again(void)
+{
+    return test_read_one_record();
+}
+
+static int (*const tests[])(void) = {
+    test_read_one_record,
+    test_chained_reads,
+    test_idal_scatters,
+    test_incorrect_length,
+    test_unit_check_then_sense,
+    test_store_subchannel,
+    test_halt_idle,
+    test_clear,
+    test_reads_again,
+};
+
+unsigned long run_tests(void)
+{
+    /* The subsystem-identification word the IPL left at 184. */
+    __asm__ volatile("l %0,184" : "=d"(schid) : : "memory");
+    for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        int check = tests[i]();
+
+        if (check) {
+            return 0xbad000 + 16 * (i + 1) + check;
+        }
+    }
+    return 0xc0ffee;
+}
