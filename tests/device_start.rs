@@ -37,10 +37,7 @@ fn start_returns_cc0_when_the_kernel_accepts_the_program() {
 fn byte_order_start_writes_the_orb_and_scsw_big_endian_into_the_io_region() {
     let guest = guest_with_read_program();
     let writes = Arc::new(Mutex::new(Vec::new()));
-    let fd = Box::new(Recording {
-        inner: guest.fd(),
-        writes: writes.clone(),
-    });
+    let fd = Hooked::boxed(guest.fd(), Recording(writes.clone()));
     let mut device = Device::realize(fd, "0.0.0313", Config::default()).unwrap();
     device.start(&orb(CPA), &started_schib(), CPA);
     let writes = writes.lock().unwrap();
@@ -123,10 +120,7 @@ fn unit_check_without_concurrent_sense_leaves_the_sense_data_alone() {
 fn force_orb_pfch_sets_the_prefetch_bit_the_guest_left_clear() {
     let guest = guest_with_read_program();
     let writes = Arc::new(Mutex::new(Vec::new()));
-    let fd = Box::new(Recording {
-        inner: guest.fd(),
-        writes: writes.clone(),
-    });
+    let fd = Hooked::boxed(guest.fd(), Recording(writes.clone()));
     let config = Config {
         force_orb_pfch: true,
     };
@@ -142,10 +136,7 @@ fn force_orb_pfch_sets_the_prefetch_bit_the_guest_left_clear() {
 fn without_force_orb_pfch_the_orb_reaches_the_kernel_unchanged() {
     let guest = guest_with_read_program();
     let writes = Arc::new(Mutex::new(Vec::new()));
-    let fd = Box::new(Recording {
-        inner: guest.fd(),
-        writes: writes.clone(),
-    });
+    let fd = Hooked::boxed(guest.fd(), Recording(writes.clone()));
     let mut device = Device::realize(fd, "0.0.0313", Config::default()).unwrap();
     let mut no_pfch = orb(CPA);
     no_pfch.ctrl0 &= !ORB_CTRL0_MASK_PFCH;
