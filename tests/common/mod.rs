@@ -162,6 +162,15 @@ impl Guest {
         Device::realize(self.fd(), "0.0.0313", config).expect("realize")
     }
 
+    /// As `realize`, with every region write recorded on its way to the
+    /// kernel.
+    pub fn realize_recording(&self, config: Config) -> (Device, Writes) {
+        let writes = Writes::default();
+        let fd = Hooked::boxed(self.fd(), Recording(writes.clone()));
+        let device = Device::realize(fd, "0.0.0313", config).expect("realize");
+        (device, writes)
+    }
+
     /// Writes a format-1 CCW at `at`.
     pub fn ccw1(&mut self, at: u32, cmd: u8, flags: u8, count: u16, cda: u32) {
         let at = at as usize;
