@@ -4,83 +4,37 @@
 //! calls per I/O, split into library and simulated-kernel time.
 //! Run with `scripts/bench`; prints, never asserts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
+use common::{Hook, Hooked, Ram};
+use counting_alloc::{allocations, in_kernel, in_userspace};
 use qemu_vfio_ccw::css::{Orb, Pmcw, Schib, Scsw, ORB_CTRL0_MASK_PFCH};
 use qemu_vfio_ccw::device::{Config, Device};
-use qemu_vfio_ccw::kernel::DeviceFd;
-use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
 use vfio_ccw_sim::ccw_device::{dstat, CcwDevice, Response, Transfer};
 use vfio_ccw_sim::{Kernel, SimConfig};
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static KERNEL_NANOS: AtomicU64 = AtomicU64::new(0);
 static FD_CALLS: AtomicU64 = AtomicU64::new(0);
-thread_local! {
-    static IN_USERSPACE: Cell<bool> = const { Cell::new(true) };
-}
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if IN_USERSPACE.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static COUNTING: Counting = Counting;
 
 /// The device fd, timed and counted as kernel work.
-struct Timed(Box<dyn DeviceFd>);
+struct Timed;
 
-impl Timed {
-    fn enter<R>(&self, op: impl FnOnce(&dyn DeviceFd) -> R) -> R {
+impl Hook for Timed {
+    fn around<R>(&self, call: impl FnOnce() -> R) -> R {
         FD_CALLS.fetch_add(1, Ordering::Relaxed);
-        IN_USERSPACE.with(|u| u.set(false));
-        let start = Instant::now();
-        let result = op(&*self.0);
-        KERNEL_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        IN_USERSPACE.with(|u| u.set(true));
-        result
-    }
-}
-
-impl DeviceFd for Timed {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        self.enter(|fd| fd.read_at(buf, offset))
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        self.enter(|fd| fd.write_at(buf, offset))
-    }
-    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
-        self.enter(|fd| fd.get_device_info(info))
-    }
-    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
-        self.enter(|fd| fd.get_region_info(buf))
-    }
-    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
-        self.enter(|fd| fd.get_irq_info(info))
-    }
-    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
-        self.enter(|fd| fd.set_irqs(buf))
-    }
-    fn reset(&self) -> Result<(), Errno> {
-        self.enter(|fd| fd.reset())
+        in_kernel(|| {
+            let start = Instant::now();
+            let result = call();
+            KERNEL_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            result
+        })
     }
 }
 
@@ -107,30 +61,13 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(200_000);
     let kernel: Arc<Kernel> = Kernel::new(SimConfig::default(), Box::new(Nop));
-    // Guest RAM is page-aligned, as the IOMMU maps whole pages.
-    let ram_len = 1usize << 16;
-    // SAFETY: an anonymous private mapping, no address hint.
-    let ram = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            ram_len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(ram, libc::MAP_FAILED);
+    let mut ram = Ram::new(1 << 16);
     // A no-operation CCW at 0x1000 (format 1, SLI, count 1).
-    // SAFETY: the mapping is ram_len bytes and writable; nothing else uses it.
-    unsafe {
-        std::slice::from_raw_parts_mut(ram.cast::<u8>(), ram_len)[0x1000..0x1008]
-            .copy_from_slice(&[0x03, 0x20, 0, 1, 0, 0, 0x20, 0])
-    };
+    ram[0x1000..0x1008].copy_from_slice(&[0x03, 0x20, 0, 1, 0, 0, 0x20, 0]);
     kernel
-        .dma_map(0, ram as u64, ram_len as u64, 3)
+        .dma_map(0, ram.as_ptr() as u64, ram.len() as u64, 3)
         .expect("dma map");
-    let fd = Box::new(Timed(Box::new(kernel.open_device().expect("open"))));
+    let fd = Hooked::boxed(Box::new(kernel.open_device().expect("open")), Timed);
     let mut device = Device::realize(fd, "0.0.0313", Config::default()).expect("realize");
     let orb = Orb {
         ctrl0: 0x0080 | ORB_CTRL0_MASK_PFCH,
@@ -158,14 +95,16 @@ fn main() {
         round(&mut device);
     }
     let (a0, k0, f0) = (
-        ALLOCATIONS.load(Ordering::Relaxed),
+        allocations(),
         KERNEL_NANOS.load(Ordering::Relaxed),
         FD_CALLS.load(Ordering::Relaxed),
     );
     let start = Instant::now();
-    for _ in 0..ios {
-        round(&mut device);
-    }
+    in_userspace(|| {
+        for _ in 0..ios {
+            round(&mut device);
+        }
+    });
     let total = start.elapsed();
     let kernel_time = Duration::from_nanos(KERNEL_NANOS.load(Ordering::Relaxed) - k0);
     let per = |d: Duration| d.as_nanos() as f64 / ios as f64;
@@ -182,7 +121,7 @@ fn main() {
     println!("  in the simulated kernel {:6.0} ns/io", per(kernel_time));
     println!(
         "  heap allocations      {:8.3} /io",
-        (ALLOCATIONS.load(Ordering::Relaxed) - a0) as f64 / ios as f64
+        (allocations() - a0) as f64 / ios as f64
     );
     println!(
         "  device-fd calls       {:8.3} /io  (+1 eventfd read)",

@@ -173,42 +173,21 @@ fn realize_fails_when_the_io_irq_cannot_be_queried() {
 
 /// A kernel whose region `index` reports `size` bytes.
 struct ResizesRegion {
-    inner: Box<dyn qemu_vfio_ccw::kernel::DeviceFd>,
     index: u32,
     size: u64,
 }
 
-impl qemu_vfio_ccw::kernel::DeviceFd for ResizesRegion {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, nix::errno::Errno> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, nix::errno::Errno> {
-        self.inner.write_at(buf, offset)
-    }
-    fn get_device_info(
+impl Hook for ResizesRegion {
+    fn get_region_info(
         &self,
-        info: &mut qemu_vfio_ccw::uapi::vfio_device_info,
+        fd: &dyn qemu_vfio_ccw::kernel::DeviceFd,
+        buf: &mut [u8],
     ) -> Result<(), nix::errno::Errno> {
-        self.inner.get_device_info(info)
-    }
-    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), nix::errno::Errno> {
-        self.inner.get_region_info(buf)?;
+        fd.get_region_info(buf)?;
         if buf[8..12] == self.index.to_ne_bytes() {
             buf[16..24].copy_from_slice(&self.size.to_ne_bytes());
         }
         Ok(())
-    }
-    fn get_irq_info(
-        &self,
-        info: &mut qemu_vfio_ccw::uapi::vfio_irq_info,
-    ) -> Result<(), nix::errno::Errno> {
-        self.inner.get_irq_info(info)
-    }
-    fn set_irqs(&self, buf: &[u8]) -> Result<(), nix::errno::Errno> {
-        self.inner.set_irqs(buf)
-    }
-    fn reset(&self) -> Result<(), nix::errno::Errno> {
-        self.inner.reset()
     }
 }
 
@@ -228,11 +207,7 @@ fn realize_fails_naming_a_region_of_the_wrong_size() {
             "vfio-ccw 0.0.0313: SCHIB region is 12 bytes, expected 52",
         ),
     ] {
-        let fd = Box::new(ResizesRegion {
-            inner: guest.fd(),
-            index,
-            size: 12,
-        });
+        let fd = Hooked::boxed(guest.fd(), ResizesRegion { index, size: 12 });
         let error = Device::realize(fd, "0.0.0313", Config::default())
             .err()
             .expect("realize fails");

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use qemu_vfio_ccw::css::*;
 use qemu_vfio_ccw::device::*;
@@ -36,12 +34,7 @@ fn start_returns_cc0_when_the_kernel_accepts_the_program() {
 #[test]
 fn byte_order_start_writes_the_orb_and_scsw_big_endian_into_the_io_region() {
     let guest = guest_with_read_program();
-    let writes = Arc::new(Mutex::new(Vec::new()));
-    let fd = Box::new(Recording {
-        inner: guest.fd(),
-        writes: writes.clone(),
-    });
-    let mut device = Device::realize(fd, "0.0.0313", Config::default()).unwrap();
+    let (mut device, writes) = guest.realize_recording(Config::default());
     device.start(&orb(CPA), &started_schib(), CPA);
     let writes = writes.lock().unwrap();
     let (offset, bytes) = writes.last().expect("one region write");
@@ -122,15 +115,9 @@ fn unit_check_without_concurrent_sense_leaves_the_sense_data_alone() {
 #[test]
 fn force_orb_pfch_sets_the_prefetch_bit_the_guest_left_clear() {
     let guest = guest_with_read_program();
-    let writes = Arc::new(Mutex::new(Vec::new()));
-    let fd = Box::new(Recording {
-        inner: guest.fd(),
-        writes: writes.clone(),
-    });
-    let config = Config {
+    let (mut device, writes) = guest.realize_recording(Config {
         force_orb_pfch: true,
-    };
-    let mut device = Device::realize(fd, "0.0.0313", config).unwrap();
+    });
     let mut no_pfch = orb(CPA);
     no_pfch.ctrl0 &= !ORB_CTRL0_MASK_PFCH;
     device.start(&no_pfch, &started_schib(), CPA);
@@ -141,12 +128,7 @@ fn force_orb_pfch_sets_the_prefetch_bit_the_guest_left_clear() {
 #[test]
 fn without_force_orb_pfch_the_orb_reaches_the_kernel_unchanged() {
     let guest = guest_with_read_program();
-    let writes = Arc::new(Mutex::new(Vec::new()));
-    let fd = Box::new(Recording {
-        inner: guest.fd(),
-        writes: writes.clone(),
-    });
-    let mut device = Device::realize(fd, "0.0.0313", Config::default()).unwrap();
+    let (mut device, writes) = guest.realize_recording(Config::default());
     let mut no_pfch = orb(CPA);
     no_pfch.ctrl0 &= !ORB_CTRL0_MASK_PFCH;
     let out = device.start(&no_pfch, &started_schib(), CPA);

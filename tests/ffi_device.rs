@@ -13,34 +13,15 @@ use qemu_vfio_ccw::css::Schib;
 use qemu_vfio_ccw::device::{Config, Device, Outcome};
 use qemu_vfio_ccw::ffi::*;
 use qemu_vfio_ccw::kernel::DeviceFd;
-use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
 use vfio_ccw_sim::SimConfig;
 
 /// A kernel whose SCHIB region read hits a bug in the library's caller
 /// chain: the panic must stop at the boundary.
-struct PanicsOnRead(Box<dyn DeviceFd>);
+struct PanicsOnRead;
 
-impl DeviceFd for PanicsOnRead {
-    fn read_at(&self, _: &mut [u8], _: u64) -> Result<usize, Errno> {
+impl Hook for PanicsOnRead {
+    fn read_at(&self, _: &dyn DeviceFd, _: &mut [u8], _: u64) -> Result<usize, Errno> {
         panic!("a bug below the C ABI");
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        self.0.write_at(buf, offset)
-    }
-    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
-        self.0.get_device_info(info)
-    }
-    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
-        self.0.get_region_info(buf)
-    }
-    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
-        self.0.get_irq_info(info)
-    }
-    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
-        self.0.set_irqs(buf)
-    }
-    fn reset(&self) -> Result<(), Errno> {
-        self.0.reset()
     }
 }
 
@@ -48,7 +29,7 @@ impl DeviceFd for PanicsOnRead {
 fn a_panic_below_the_abi_becomes_a_status() {
     let guest = Guest::new(SimConfig::default());
     let device = Device::realize(
-        Box::new(PanicsOnRead(guest.fd())),
+        Hooked::boxed(guest.fd(), PanicsOnRead),
         "0.0.0313",
         Config::default(),
     )

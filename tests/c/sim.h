@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "check.h"
+
 #define GUEST_RAM (1u << 20)
 
 typedef struct SimDevice {
@@ -29,17 +31,6 @@ typedef struct SimDevice {
     int device;
     uint8_t *ram;
 } SimDevice;
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
 
 static const char *env_or(const char *name, const char *fallback)
 {
@@ -127,16 +118,6 @@ static int wait_readable(int fd)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     return poll(&p, 1, 1000) == 1 && (p.revents & POLLIN);
-}
-
-static int finish(const char *name)
-{
-    if (failures) {
-        fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-        return 1;
-    }
-    printf("%s: all checks passed\n", name);
-    return 0;
 }
 
 #endif

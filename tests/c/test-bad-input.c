@@ -4,22 +4,11 @@
  * Bad input to the exported ABI: an error status each, never a crash.
  */
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "qemu_vfio_ccw.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
 
 static QvcStatus realize_fd(int fd, char *err, size_t len)
 {
@@ -90,10 +79,5 @@ int main(void)
     CHECK(strcmp(qvc_status_str(QVC_STATUS_OK), "success") == 0);
     CHECK(strcmp(qvc_status_str(9999), "unknown status") == 0);
 
-    if (failures) {
-        fprintf(stderr, "test-bad-input: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test-bad-input: all checks passed\n");
-    return 0;
+    return finish("test-bad-input");
 }

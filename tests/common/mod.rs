@@ -162,6 +162,15 @@ impl Guest {
         Device::realize(self.fd(), "0.0.0313", config).expect("realize")
     }
 
+    /// As `realize`, with every region write recorded on its way to the
+    /// kernel.
+    pub fn realize_recording(&self, config: Config) -> (Device, Writes) {
+        let writes = Writes::default();
+        let fd = Hooked::boxed(self.fd(), Recording(writes.clone()));
+        let device = Device::realize(fd, "0.0.0313", config).expect("realize");
+        (device, writes)
+    }
+
     /// Writes a format-1 CCW at `at`.
     pub fn ccw1(&mut self, at: u32, cmd: u8, flags: u8, count: u16, cda: u32) {
         let at = at as usize;
@@ -220,36 +229,89 @@ pub fn started_schib() -> Schib {
     }
 }
 
+/// The twist a test puts on a device fd. Every method has a default that
+/// forwards to the wrapped fd, so a test writes only the call it changes.
+pub trait Hook: Send {
+    /// Runs around every call, for twists that apply to all of them alike.
+    fn around<R>(&self, call: impl FnOnce() -> R) -> R {
+        call()
+    }
+    fn read_at(&self, fd: &dyn DeviceFd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        fd.read_at(buf, offset)
+    }
+    fn write_at(&self, fd: &dyn DeviceFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        fd.write_at(buf, offset)
+    }
+    fn get_device_info(&self, fd: &dyn DeviceFd, info: &mut vfio_device_info) -> Result<(), Errno> {
+        fd.get_device_info(info)
+    }
+    fn get_region_info(&self, fd: &dyn DeviceFd, buf: &mut [u8]) -> Result<(), Errno> {
+        fd.get_region_info(buf)
+    }
+    fn get_irq_info(&self, fd: &dyn DeviceFd, info: &mut vfio_irq_info) -> Result<(), Errno> {
+        fd.get_irq_info(info)
+    }
+    fn set_irqs(&self, fd: &dyn DeviceFd, buf: &[u8]) -> Result<(), Errno> {
+        fd.set_irqs(buf)
+    }
+    fn reset(&self, fd: &dyn DeviceFd) -> Result<(), Errno> {
+        fd.reset()
+    }
+}
+
+/// A device fd with a [`Hook`] between the library and the kernel.
+pub struct Hooked<H> {
+    pub inner: Box<dyn DeviceFd>,
+    pub hook: H,
+}
+
+impl<H: Hook + 'static> Hooked<H> {
+    /// `inner` behind `hook`, boxed as `Device::realize` takes it.
+    pub fn boxed(inner: Box<dyn DeviceFd>, hook: H) -> Box<dyn DeviceFd> {
+        Box::new(Hooked { inner, hook })
+    }
+}
+
+impl<H: Hook> DeviceFd for Hooked<H> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let fd = &*self.inner;
+        self.hook.around(|| self.hook.read_at(fd, buf, offset))
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        let fd = &*self.inner;
+        self.hook.around(|| self.hook.write_at(fd, buf, offset))
+    }
+    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
+        let fd = &*self.inner;
+        self.hook.around(|| self.hook.get_device_info(fd, info))
+    }
+    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
+        let fd = &*self.inner;
+        self.hook.around(|| self.hook.get_region_info(fd, buf))
+    }
+    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
+        let fd = &*self.inner;
+        self.hook.around(|| self.hook.get_irq_info(fd, info))
+    }
+    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
+        let fd = &*self.inner;
+        self.hook.around(|| self.hook.set_irqs(fd, buf))
+    }
+    fn reset(&self) -> Result<(), Errno> {
+        let fd = &*self.inner;
+        self.hook.around(|| self.hook.reset(fd))
+    }
+}
+
 /// Region writes as the kernel received them: (file offset, bytes).
 pub type Writes = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
 
-/// A DeviceFd that records every region write and forwards to the model.
-pub struct Recording {
-    pub inner: Box<dyn DeviceFd>,
-    pub writes: Writes,
-}
+/// Records every region write on its way to the kernel.
+pub struct Recording(pub Writes);
 
-impl DeviceFd for Recording {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        self.writes.lock().unwrap().push((offset, buf.to_vec()));
-        self.inner.write_at(buf, offset)
-    }
-    fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno> {
-        self.inner.get_device_info(info)
-    }
-    fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
-        self.inner.get_region_info(buf)
-    }
-    fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno> {
-        self.inner.get_irq_info(info)
-    }
-    fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
-        self.inner.set_irqs(buf)
-    }
-    fn reset(&self) -> Result<(), Errno> {
-        self.inner.reset()
+impl Hook for Recording {
+    fn write_at(&self, fd: &dyn DeviceFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        self.0.lock().unwrap().push((offset, buf.to_vec()));
+        fd.write_at(buf, offset)
     }
 }

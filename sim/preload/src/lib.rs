@@ -207,6 +207,34 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) ->
     )
 }
 
+/// pread and pwrite: on one of our fds, the checks the kernel makes on
+/// the user buffer before it copies, then `ours` (which may build a slice
+/// of `count` bytes at `buf`); on any other fd, `next`.
+fn buffer_io(
+    fd: c_int,
+    buf: *const c_void,
+    count: size_t,
+    ours: impl FnOnce() -> Result<usize, nix::errno::Errno>,
+    next: impl FnOnce() -> ssize_t,
+) -> ssize_t {
+    interpose(
+        || {
+            vfio::is_ours(fd).then(|| {
+                if buf.is_null() {
+                    // The kernel's copy to or from user space faults.
+                    return libc_result(Err(nix::errno::Errno::EFAULT));
+                }
+                if isize::try_from(count).is_err() {
+                    // No buffer is that big: a slice cannot describe it.
+                    return libc_result(Err(nix::errno::Errno::EINVAL));
+                }
+                libc_result(ours().map(|n| n as ssize_t))
+            })
+        },
+        next,
+    )
+}
+
 /// # Safety
 /// As pread(2).
 #[no_mangle]
@@ -216,22 +244,16 @@ pub unsafe extern "C" fn pread(
     count: size_t,
     offset: off_t,
 ) -> ssize_t {
-    interpose(
+    buffer_io(
+        fd,
+        buf.cast_const(),
+        count,
         || {
-            vfio::is_ours(fd).then(|| {
-                if buf.is_null() {
-                    // The kernel's copy to user space faults.
-                    return libc_result(Err(nix::errno::Errno::EFAULT));
-                }
-                if isize::try_from(count).is_err() {
-                    // No buffer is that big: a slice cannot describe it.
-                    return libc_result(Err(nix::errno::Errno::EINVAL));
-                }
-                // SAFETY: `buf` is non-NULL and writable for `count` bytes
-                // by contract.
-                let buf = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), count) };
-                libc_result(vfio::pread(fd, buf, offset).map(|n| n as ssize_t))
-            })
+            // SAFETY: `buffer_io` checked that `buf` is non-NULL and
+            // `count` fits a slice; it is writable for `count` bytes by
+            // contract.
+            let buf = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), count) };
+            vfio::pread(fd, buf, offset)
         },
         // SAFETY: forwarded unchanged.
         || unsafe { libc_next::pread(fd, buf, count, offset) },
@@ -293,22 +315,16 @@ pub unsafe extern "C" fn pwrite(
     count: size_t,
     offset: off_t,
 ) -> ssize_t {
-    interpose(
+    buffer_io(
+        fd,
+        buf,
+        count,
         || {
-            vfio::is_ours(fd).then(|| {
-                if buf.is_null() {
-                    // The kernel's copy from user space faults.
-                    return libc_result(Err(nix::errno::Errno::EFAULT));
-                }
-                if isize::try_from(count).is_err() {
-                    // No buffer is that big: a slice cannot describe it.
-                    return libc_result(Err(nix::errno::Errno::EINVAL));
-                }
-                // SAFETY: `buf` is non-NULL and readable for `count` bytes
-                // by contract.
-                let buf = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), count) };
-                libc_result(vfio::pwrite(fd, buf, offset).map(|n| n as ssize_t))
-            })
+            // SAFETY: `buffer_io` checked that `buf` is non-NULL and
+            // `count` fits a slice; it is readable for `count` bytes by
+            // contract.
+            let buf = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), count) };
+            vfio::pwrite(fd, buf, offset)
         },
         // SAFETY: forwarded unchanged.
         || unsafe { libc_next::pwrite(fd, buf, count, offset) },
