@@ -40,8 +40,9 @@ fn a_failed_track_write_is_an_equipment_check_and_changes_nothing() {
         rlim_cur: 512,
         rlim_max: libc::RLIM_INFINITY,
     };
-    // SAFETY: a valid rlimit for this process.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &raw const limit) }, 0);
+    // SAFETY: `limit` is a valid rlimit that outlives the call.
+    let set = unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &raw const limit) };
+    assert_eq!(set, 0);
 
     let search = |d: &mut Dasd3390| {
         assert_eq!(d.command(CMD_SEEK, Transfer::Write(&[0; 6])).dstat, CE_DE);
