@@ -409,7 +409,37 @@ static int test_read_without_prefetch(void)
     return memeq(buffer, (void *)LOAD_ADDRESS, RECORD) ? 0 : 3;
 }
 
-/* 10: after all that, the device still reads. */
+/*
+ * 10: while the ending status is pending, STSCH shows it and another SSCH
+ * is refused with cc 1; TSCH then collects the first program's status.
+ */
+static int test_start_while_status_pending(void)
+{
+    unsigned long spins = 0;
+
+    locate(FIRST_RECORD);
+    set_ccw(3, CCW_READ_DATA, 0, RECORD, buffer);
+    orb.intparm = 0x12345678;
+    orb.ctrl = ORB_FMT1 | ORB_PFCH | ORB_LPM_ALL;
+    orb.cpa = (uint32_t)(uintptr_t)ccws;
+    if (ssch(&orb) != 0) {
+        return 1;
+    }
+    do {
+        if (stsch(&schib) != 0 || ++spins > 100000000UL) {
+            return 2;
+        }
+    } while (!(schib.scsw.ctrl & 1));   /* status pending */
+    if (ssch(&orb) != 1) {
+        return 3;
+    }
+    if (tsch(&irb) != 0) {
+        return 4;
+    }
+    return clean_end() ? 0 : 5;
+}
+
+/* 11: after all that, the device still reads. */
 static int test_reads_again(void)
 {
     return test_read_one_record();
@@ -425,6 +455,7 @@ static int (*const tests[])(void) = {
     test_halt_idle,
     test_clear,
     test_read_without_prefetch,
+    test_start_while_status_pending,
     test_reads_again,
 };
 
