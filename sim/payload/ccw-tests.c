@@ -112,60 +112,51 @@ static struct schib schib;
 /* Makes the program long enough for a two-record read of its own image. */
 static const volatile uint8_t bulk[2 * RECORD] __attribute__((used)) = { 1 };
 
+/*
+ * An I/O instruction for the subchannel in r1, with its operand at @addr
+ * (the "memory" clobber covers what it reads and stores there); the
+ * condition code.
+ */
+#define IO_INSN(mnemonic, addr) ({                                          \
+    register uint32_t r1 __asm__("1") = schid;                              \
+    int cc;                                                                 \
+    __asm__ volatile(mnemonic " 0(%[a])\n\tipm %[cc]\n\tsrl %[cc],28"         \
+                     : [cc] "=d"(cc) : "d"(r1), [a] "a"(addr) : "cc", "memory"); \
+    cc;                                                                     \
+})
+
+/* The same for HSCH and CSCH, which have no operand. */
+#define IO_INSN_NO_OPERAND(mnemonic) ({                                     \
+    register uint32_t r1 __asm__("1") = schid;                              \
+    int cc;                                                                 \
+    __asm__ volatile(mnemonic "\n\tipm %[cc]\n\tsrl %[cc],28"                 \
+                     : [cc] "=d"(cc) : "d"(r1) : "cc", "memory");           \
+    cc;                                                                     \
+})
+
 static int ssch(const struct orb *o)
 {
-    register uint32_t r1 __asm__("1") = schid;
-    int cc;
-
-    __asm__ volatile("ssch 0(%[o])\n\tipm %[cc]\n\tsrl %[cc],28"
-                     : [cc] "=d"(cc)
-                     : "d"(r1), [o] "a"(o), "m"(*o)
-                     : "cc", "memory");
-    return cc;
+    return IO_INSN("ssch", o);
 }
 
 static int tsch(struct irb *i)
 {
-    register uint32_t r1 __asm__("1") = schid;
-    int cc;
-
-    __asm__ volatile("tsch 0(%[i])\n\tipm %[cc]\n\tsrl %[cc],28"
-                     : [cc] "=d"(cc), "=m"(*i)
-                     : "d"(r1), [i] "a"(i)
-                     : "cc", "memory");
-    return cc;
+    return IO_INSN("tsch", i);
 }
 
 static int stsch(struct schib *s)
 {
-    register uint32_t r1 __asm__("1") = schid;
-    int cc;
-
-    __asm__ volatile("stsch 0(%[s])\n\tipm %[cc]\n\tsrl %[cc],28"
-                     : [cc] "=d"(cc), "=m"(*s)
-                     : "d"(r1), [s] "a"(s)
-                     : "cc", "memory");
-    return cc;
+    return IO_INSN("stsch", s);
 }
 
 static int hsch(void)
 {
-    register uint32_t r1 __asm__("1") = schid;
-    int cc;
-
-    __asm__ volatile("hsch\n\tipm %[cc]\n\tsrl %[cc],28"
-                     : [cc] "=d"(cc) : "d"(r1) : "cc", "memory");
-    return cc;
+    return IO_INSN_NO_OPERAND("hsch");
 }
 
 static int csch(void)
 {
-    register uint32_t r1 __asm__("1") = schid;
-    int cc;
-
-    __asm__ volatile("csch\n\tipm %[cc]\n\tsrl %[cc],28"
-                     : [cc] "=d"(cc) : "d"(r1) : "cc", "memory");
-    return cc;
+    return IO_INSN_NO_OPERAND("csch");
 }
 
 /* Waits for the subchannel's status; 0 once TSCH stored it. */
