@@ -282,17 +282,7 @@ impl Inner {
         if self.sch.active {
             self.halt_active();
         } else {
-            let irb = Ending {
-                fctl: fctl::HALT,
-                sctl: sctl::PENDING,
-                cpa: 0,
-                dstat: 0,
-                cstat: 0,
-                count: 0,
-                sense: None,
-            }
-            .irb(&Orb::default(), 0);
-            self.irq(without_format_flag(irb));
+            self.irq(idle_function_ending(fctl::HALT));
         }
         None
     }
@@ -305,17 +295,7 @@ impl Inner {
         self.sch.active = false;
         self.sch.pnom = 0;
         self.device.reset();
-        let irb = Ending {
-            fctl: fctl::CLEAR,
-            sctl: sctl::PENDING,
-            cpa: 0,
-            dstat: 0,
-            cstat: 0,
-            count: 0,
-            sense: None,
-        }
-        .irb(&Orb::default(), 0);
-        self.irq(without_format_flag(irb));
+        self.irq(idle_function_ending(fctl::CLEAR));
         None
     }
 
@@ -336,6 +316,21 @@ impl Inner {
         let irb = ending.irb(&Orb::default(), 0);
         self.irq(without_format_flag(irb));
     }
+}
+
+/// The status a halt or clear function ends with when no program was
+/// running: the function, status pending, nothing else.
+fn idle_function_ending(function: u8) -> [u8; 96] {
+    let ending = Ending {
+        fctl: function,
+        sctl: sctl::PENDING,
+        cpa: 0,
+        dstat: 0,
+        cstat: 0,
+        count: 0,
+        sense: None,
+    };
+    without_format_flag(ending.irb(&Orb::default(), 0))
 }
 
 /// Halt, clear and unsolicited IRBs describe no start function: no CCW
