@@ -421,6 +421,7 @@ impl Ending {
         irb[10..12].copy_from_slice(&self.count.to_be_bytes());
         if let Some(sense) = self.sense {
             irb[0] |= 0x04; // L: a format-0 ESW is stored
+            irb[1] |= 0x02; // E: the ECW holds information (the sense)
             irb[16] = 0x01; // ERW cons: concurrent sense in the ECW
             irb[17] = 32; // ERW scnt
             irb[32..64].copy_from_slice(&sense);

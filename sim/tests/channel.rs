@@ -200,6 +200,8 @@ fn unit_check_stores_concurrent_sense_in_the_ecw() {
         (0x40, SC_FINAL_ALERT, 0x1008, CE_DE | 0x02, 0, 0)
     );
     assert_eq!(irb[16] & 0x01, 0x01, "ERW concurrent sense");
+    // Linux's cio copies the ECW only with E (ccw_device_accumulate_irb).
+    assert_eq!(irb[1] & 0x02, 0x02, "SCSW E: the ECW is valid");
     assert_eq!(irb[32], 0x80, "command reject");
 }
 
