@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! A Write Data whose track cannot be written to the image file: the
 //! channel sees an equipment check, and the record still reads what the
-//! file holds. Its own test binary, because the failure is made with a
-//! process-wide file size limit.
+//! file holds.
+//!
+//! The failure is made with a file size limit, which holds for a whole
+//! process: the device runs in a forked child, so that the limit reaches
+//! neither the test harness's output (a file when it is redirected) nor
+//! other tests.
 
 mod common;
 
@@ -10,6 +14,52 @@ use common::CE_DE;
 use vfio_ccw_sim::ccw_device::{dstat, CcwDevice, Transfer};
 use vfio_ccw_sim::ckd::{append, CkdImage, Count};
 use vfio_ccw_sim::dasd::*;
+
+/// Why the child failed, by its exit status.
+const FAILURES: [&str; 4] = [
+    "",
+    "setrlimit(RLIMIT_FSIZE) failed",
+    "the failed write did not end in unit check with equipment check",
+    "the record reads what failed to reach the file",
+];
+
+fn search_record_1(d: &mut Dasd3390) {
+    d.command(CMD_SEEK, Transfer::Write(&[0; 6]));
+    while d
+        .command(CMD_SEARCH_ID_EQUAL, Transfer::Write(&[0, 0, 0, 0, 1]))
+        .dstat
+        == CE_DE
+    {}
+}
+
+/// In the child: the failing write and what it leaves. Exit status 0 or
+/// an index into [`FAILURES`].
+fn write_under_a_file_size_limit(d: &mut Dasd3390) -> i32 {
+    // Track (0, 0) starts after the 512-byte device header: from there on
+    // writes fail with EFBIG (SIGXFSZ ignored, as the signal would kill).
+    // SAFETY: SIG_IGN for SIGXFSZ changes no memory.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let limit = libc::rlimit {
+        rlim_cur: 512,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: `limit` is a valid rlimit that outlives the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &raw const limit) } != 0 {
+        return 1;
+    }
+    search_record_1(d);
+    let r = d.command(CMD_WRITE_DATA, Transfer::Write(&[0x5a; 100]));
+    if r.dstat != CE_DE | dstat::UNIT_CHECK || d.sense()[0] != SENSE0_EQUIPMENT_CHECK {
+        return 2;
+    }
+    search_record_1(d);
+    let mut buf = [0u8; 100];
+    d.command(CMD_READ_DATA, Transfer::Read(&mut buf));
+    if buf != [0x11; 100] {
+        return 3;
+    }
+    0
+}
 
 #[test]
 fn a_failed_track_write_is_an_equipment_check_and_changes_nothing() {
@@ -31,35 +81,24 @@ fn a_failed_track_write_is_an_equipment_check_and_changes_nothing() {
     drop(image);
     let mut d = Dasd3390::open(&path).expect("open");
 
-    // Track (0, 0) starts after the 512-byte device header: from there on
-    // writes fail with EFBIG (SIGXFSZ ignored, as the signal would kill us).
-    // SAFETY: SIG_IGN for SIGXFSZ changes no memory; this process runs
-    // only this test.
-    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    let limit = libc::rlimit {
-        rlim_cur: 512,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: `limit` is a valid rlimit that outlives the call.
-    let set = unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &raw const limit) };
-    assert_eq!(set, 0);
-
-    let search = |d: &mut Dasd3390| {
-        assert_eq!(d.command(CMD_SEEK, Transfer::Write(&[0; 6])).dstat, CE_DE);
-        while d
-            .command(CMD_SEARCH_ID_EQUAL, Transfer::Write(&[0, 0, 0, 0, 1]))
-            .dstat
-            == CE_DE
-        {}
-    };
-    search(&mut d);
-    let r = d.command(CMD_WRITE_DATA, Transfer::Write(&[0x5a; 100]));
-    assert_eq!(r.dstat, CE_DE | dstat::UNIT_CHECK);
-    assert_eq!(d.sense()[0], SENSE0_EQUIPMENT_CHECK);
-
-    search(&mut d);
-    let mut buf = [0u8; 100];
-    d.command(CMD_READ_DATA, Transfer::Read(&mut buf));
-    assert_eq!(buf, [0x11; 100], "the record as the file has it");
+    // SAFETY: the child only runs the device code above and leaves with
+    // _exit, never returning into the test harness.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let status = write_under_a_file_size_limit(&mut d);
+        // SAFETY: ends the child without running the parent's exit code.
+        unsafe { libc::_exit(status) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a valid out pointer.
+    let waited = unsafe { libc::waitpid(pid, &raw mut status, 0) };
     let _ = std::fs::remove_file(&path);
+    assert_eq!(waited, pid);
+    assert!(
+        libc::WIFEXITED(status),
+        "the child died: status {status:#x}"
+    );
+    let code = libc::WEXITSTATUS(status) as usize;
+    assert_eq!(code, 0, "{}", FAILURES.get(code).unwrap_or(&"unknown"));
 }
