@@ -87,14 +87,14 @@ const GNEQ: u8 = 0x80;
 /// No SNEQ: without one Linux takes the device for a base device.
 pub fn configuration_data(serial: &str) -> [u8; RCD_LEN] {
     let mut rcd = [0u8; RCD_LEN];
-    let mut device = ned(NED_IS_NED | NED_SERIAL_VALID, 1, 1, "3390", "00C", serial);
+    let mut device = ned(NED_IS_NED | NED_SERIAL_VALID, 1, 1, "003390", "00C", serial);
     device[31] = UNIT_ADDRESS;
-    let control_unit = ned(NED_IS_NED | NED_SERIAL_VALID, 2, 0, "3990", "0E9", serial);
+    let control_unit = ned(NED_IS_NED | NED_SERIAL_VALID, 2, 0, "003990", "0E9", serial);
     let token = ned(
         NED_IS_NED | NED_TOKEN | NED_SERIAL_VALID,
         0,
         0,
-        "3990",
+        "003990",
         "0E9",
         serial,
     );
