@@ -131,6 +131,75 @@ fn locate(d: &mut Dasd3390, ext: [u8; 16], loc: [u8; 16]) {
     assert_eq!(write(d, CMD_LOCATE_RECORD, &loc), (CE_DE, 16));
 }
 
+// The compatible disk layout, as `vfio-ccw-mkvol cdl` makes it.
+
+fn counts(image: &mut CkdImage, head: u16) -> Vec<(u8, u8, u16)> {
+    let track = image.read_track(0, head).unwrap();
+    records(&track)
+        .unwrap()
+        .iter()
+        .map(|r| (r.count.record, r.count.key_len, r.count.data_len))
+        .collect()
+}
+
+#[test]
+fn a_cdl_volume_has_the_ipl_records_the_label_and_nine_blocks_on_track_0() {
+    let vol = Volume::cdl("layout-0");
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    let mut want = vec![(0, 0, 8), (1, 4, 24), (2, 4, 144), (3, 4, 80)];
+    want.extend((4..=12).map(|r| (r, 0, 4096)));
+    assert_eq!(counts(&mut image, 0), want);
+}
+
+#[test]
+fn a_cdl_volume_has_twelve_dscb_records_on_track_1() {
+    let vol = Volume::cdl("layout-1");
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    let mut want = vec![(0, 0, 8)];
+    want.extend((1..=12).map(|r| (r, 44, 96)));
+    assert_eq!(counts(&mut image, 1), want);
+}
+
+#[test]
+fn a_cdl_volume_has_twelve_blocks_on_every_other_track() {
+    let vol = Volume::cdl("layout-n");
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    let mut want = vec![(0, 0, 8)];
+    want.extend((1..=12).map(|r| (r, 0, 4096)));
+    let track = image.read_track(2, 14).unwrap();
+    let last: Vec<_> = records(&track)
+        .unwrap()
+        .iter()
+        .map(|r| (r.count.record, r.count.key_len, r.count.data_len))
+        .collect();
+    assert_eq!(last, want);
+}
+
+#[test]
+fn mkvol_cdl_labels_the_volume_with_its_serial() {
+    let path = Volume::path("mkvol-cdl");
+    let vol = Volume(path.clone());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vfio-ccw-mkvol"))
+        .args(["cdl", "--cylinders", "2", "--volser", "LNX002"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(READS_ONLY, (0, 0), (0, 0)),
+        lr(LR_READ_DATA, 1, 0, 0, 3),
+    );
+    let label = read(&mut d, CMD_READ_KEY_DATA_MT, 84).2;
+    assert_eq!(
+        &label[8..14],
+        &[0xd3, 0xd5, 0xe7, 0xf0, 0xf0, 0xf2],
+        "LNX002 in EBCDIC"
+    );
+    assert_eq!(CkdImage::open(&path).unwrap().cylinders, 2);
+}
+
 // Identification.
 
 #[test]
