@@ -887,6 +887,59 @@ fn linux_sets_a_cdl_volume_online_and_reads_blocks_0_and_24() {
     assert_eq!(&block2[4..8], &VOL1);
     let block24 = read_block(&g, 24, 0x20000);
     assert!(block24.iter().all(|&b| b == mark(2, 1)));
+    // The partition scan reads the VTOC's DSCBs, keyed, on track 1.
+    let block13 = read_block(&g, 13, 0x10000);
+    assert_eq!(block13, [0; 140]);
+}
+
+#[test]
+fn linux_reads_across_the_end_of_the_vtoc_track_under_one_extent() {
+    let vol = Volume::cdl("linux-crossing");
+    let g = Guest::new(&vol);
+    // Blocks 22-25: the last two DSCB records with a Locate Record each,
+    // then one Locate Record for the standard blocks from block 24 on.
+    g.mem.write(0x2000, &de(READS_ONLY, (0, 1), (0, 2)));
+    g.mem.write(0x2010, &lr(LR_READ_DATA, 1, 0, 1, 11));
+    g.mem.write(0x2020, &lr(LR_READ_DATA, 1, 0, 1, 12));
+    g.mem.write(0x2030, &lr(LR_READ_DATA, 2, 0, 2, 1));
+    g.mem.write(0x10000, &[0xff; 140 * 2]);
+    g.run_ok(
+        &[
+            ccw1(CMD_DEFINE_EXTENT, CC, 16, 0x2000),
+            ccw1(CMD_LOCATE_RECORD, CC, 16, 0x2010),
+            ccw1(CMD_READ_KEY_DATA_MT, CC, 140, 0x10000),
+            ccw1(CMD_LOCATE_RECORD, CC, 16, 0x2020),
+            ccw1(CMD_READ_KEY_DATA_MT, CC, 140, 0x10000 + 140),
+            ccw1(CMD_LOCATE_RECORD, CC, 16, 0x2030),
+            ccw1(CMD_READ_DATA_MT, CC, 4096, 0x11000),
+            ccw1(CMD_READ_DATA_MT, 0, 4096, 0x12000),
+        ],
+        "blocks 22-25",
+    );
+    assert_eq!(g.mem.read(0x10000, 280), [0; 280]);
+    assert_eq!(g.mem.read(0x11000, 1), [mark(2, 1)]);
+    assert_eq!(g.mem.read(0x12fff, 1), [mark(2, 2)]);
+}
+
+#[test]
+fn linux_writes_a_block_and_reads_it_back() {
+    let vol = Volume::cdl("linux-write");
+    let g = Guest::new(&vol);
+    // Block 40: track 3 record 5, written in an extent permitting updates.
+    let block: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+    g.mem.write(0x10000, &block);
+    g.mem.write(0x2000, &de(UPDATES, (0, 3), (0, 3)));
+    g.mem.write(0x2010, &lr(LR_WRITE_DATA, 1, 0, 3, 5));
+    g.run_ok(
+        &[
+            ccw1(CMD_DEFINE_EXTENT, CC, 16, 0x2000),
+            ccw1(CMD_LOCATE_RECORD, CC, 16, 0x2010),
+            ccw1(CMD_WRITE_DATA_MT, 0, 4096, 0x10000),
+        ],
+        "write block 40",
+    );
+    assert_eq!(read_block(&g, 40, 0x20000), block);
+    assert_eq!(read_block(&g, 41, 0x20000), [mark(3, 6); 4096]);
 }
 
 #[test]
