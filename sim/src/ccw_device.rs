@@ -57,4 +57,8 @@ pub trait CcwDevice: Send {
     /// Selective reset, as CLEAR SUBCHANNEL or a subchannel reset causes:
     /// drops positioning and pending sense.
     fn reset(&mut self);
+    /// A new channel program starts. A control unit scopes some state to
+    /// one chain (a 3990's Define Extent and Locate Record domain), so the
+    /// channel tells it where one program ends and the next begins.
+    fn begin_program(&mut self) {}
 }

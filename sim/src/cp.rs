@@ -449,6 +449,7 @@ pub(crate) fn run(
     device: &mut dyn CcwDevice,
     stats: &mut Stats,
 ) -> Ending {
+    device.begin_program();
     match run_inner(cp, dma, device, stats) {
         Ok(e) => e,
         Err(Fault::Program(at)) => Ending::program_check(at + 8),

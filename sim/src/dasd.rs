@@ -3,7 +3,11 @@
 //! QEMU's s390-ccw firmware needs to IPL from it (Sense ID, Read IPL,
 //! Seek, Search ID Equal, Read Data, Sense) plus Write Data, Read Key and
 //! Data, Read Count, Read Count-Key-Data and Read Home Address, with the
-//! multitrack forms of the reads and of the search.
+//! multitrack forms of the reads and of the search; and what Linux's DASD
+//! driver needs to set it online and read and write its blocks (path
+//! groups, Read Configuration Data, Read Device Characteristics, Perform
+//! Subsystem Function with Read Subsystem Data, Define Extent and Locate
+//! Record; the data they carry is in `eckd`).
 //!
 //! Orientation follows the disk: after a Seek the head is at the index
 //! point; each Search ID or Read Count looks at the next count field to
@@ -12,11 +16,20 @@
 //! act on the record a search just matched, or else on the next record.
 //! A multitrack command (code bit 0x80) that reaches the index point goes
 //! on at the next head instead of going round the same track.
+//!
+//! Define Extent limits the rest of its channel program to a range of
+//! tracks; Locate Record seeks and searches within it and opens a domain
+//! of records that the following reads or writes work through, going on
+//! from track to track (R0 is not part of a domain) as a 3990 does.
 
 use std::path::Path;
 
 use crate::ccw_device::{dstat, CcwDevice, Response, Transfer};
 use crate::ckd::{records, CkdError, CkdImage, Record};
+use crate::eckd::{
+    self, Extent, Locate, Operation, PathGroup, Refusal, PGID_LEN, PRSSD_LEN, RCD_LEN, RDC_LEN,
+    SSC_LEN,
+};
 
 pub const CMD_WRITE_DATA: u8 = 0x05;
 pub const CMD_READ_IPL: u8 = 0x02;
@@ -36,12 +49,23 @@ pub const CMD_READ_HA_MT: u8 = 0x9a;
 pub const CMD_READ_CKD_MT: u8 = 0x9e;
 pub const CMD_SEARCH_ID_EQUAL_MT: u8 = 0xb1;
 pub const CMD_SENSE_ID: u8 = 0xe4;
+pub const CMD_WRITE_KEY_DATA: u8 = 0x0d;
+pub const CMD_WRITE_DATA_MT: u8 = 0x85;
+pub const CMD_WRITE_KEY_DATA_MT: u8 = 0x8d;
+pub const CMD_PSF: u8 = 0x27;
+pub const CMD_SENSE_PGID: u8 = 0x34;
+pub const CMD_RSSD: u8 = 0x3e;
+pub const CMD_LOCATE_RECORD: u8 = 0x47;
+pub const CMD_DEFINE_EXTENT: u8 = 0x63;
+pub const CMD_RDC: u8 = 0x64;
+pub const CMD_SET_PGID: u8 = 0xaf;
+pub const CMD_RCD: u8 = 0xfa;
 /// The multitrack bit of the read and search command codes.
 pub const CMD_MULTITRACK: u8 = 0x80;
 
 /// Every command the device executes, so that one offered without data (a
 /// CCW count of zero) is told apart from one it does not know.
-const COMMANDS: [u8; 18] = [
+const COMMANDS: [u8; 29] = [
     CMD_WRITE_DATA,
     CMD_READ_IPL,
     CMD_NOP,
@@ -60,10 +84,20 @@ const COMMANDS: [u8; 18] = [
     CMD_READ_CKD_MT,
     CMD_SEARCH_ID_EQUAL_MT,
     CMD_SENSE_ID,
+    CMD_WRITE_KEY_DATA,
+    CMD_WRITE_DATA_MT,
+    CMD_WRITE_KEY_DATA_MT,
+    CMD_PSF,
+    CMD_SENSE_PGID,
+    CMD_RSSD,
+    CMD_LOCATE_RECORD,
+    CMD_DEFINE_EXTENT,
+    CMD_RDC,
+    CMD_SET_PGID,
+    CMD_RCD,
 ];
 
-/// Sense ID: control unit 3990 model E9, device 3390 model 0C.
-pub const SENSE_ID: [u8; 7] = [0xff, 0x39, 0x90, 0xe9, 0x33, 0x90, 0x0c];
+pub use crate::eckd::SENSE_ID;
 
 /// Sense byte 0 bits.
 pub const SENSE0_COMMAND_REJECT: u8 = 0x80;
@@ -71,6 +105,9 @@ pub const SENSE0_EQUIPMENT_CHECK: u8 = 0x10;
 /// Sense byte 1 bits.
 pub const SENSE1_END_OF_CYLINDER: u8 = 0x20;
 pub const SENSE1_NO_RECORD_FOUND: u8 = 0x08;
+/// A Locate Record or a record outside the Define Extent's tracks, or a
+/// write its mask inhibits (dasd_3990_erp.c fails the request).
+pub const SENSE1_FILE_PROTECTED: u8 = 0x04;
 pub const SENSE1_WRITE_INHIBITED: u8 = 0x02;
 /// Sense byte 7 of a command reject: format 0 (program or system check)
 /// in the high nibble, the message in the low one, numbered as Linux's
@@ -105,6 +142,22 @@ pub struct Dasd3390 {
     /// The record the previous command (a search) matched.
     found: Option<usize>,
     sense: [u8; 32],
+    /// The Define Extent of the running channel program.
+    extent: Option<Extent>,
+    /// The Locate Record domain of the running channel program.
+    domain: Option<Domain>,
+    path_group: PathGroup,
+    /// What the next Read Subsystem Data returns, as the last Perform
+    /// Subsystem Function prepared it.
+    subsystem_data: Option<Vec<u8>>,
+    serial: String,
+}
+
+/// A Locate Record domain: its operation and the records still to go.
+#[derive(Clone, Copy, Debug)]
+struct Domain {
+    operation: Operation,
+    remaining: u8,
 }
 
 impl Dasd3390 {
@@ -120,6 +173,7 @@ impl Dasd3390 {
     fn with_image(mut image: CkdImage) -> Result<Dasd3390, CkdError> {
         let track = image.read_track(0, 0)?;
         let records = records(&track).expect("read_track checked the track");
+        let serial = eckd::serial_for(image.path());
         Ok(Dasd3390 {
             image,
             cyl: 0,
@@ -131,6 +185,11 @@ impl Dasd3390 {
             at_index: true,
             found: None,
             sense: [0; 32],
+            extent: None,
+            domain: None,
+            path_group: PathGroup::default(),
+            subsystem_data: None,
+            serial,
         })
     }
 
@@ -182,7 +241,193 @@ impl Dasd3390 {
         if u32::from(self.head) + 1 >= self.image.heads {
             return Err(self.check(0, SENSE1_END_OF_CYLINDER));
         }
-        self.seek(self.cyl, self.head + 1)
+        self.seek_within_extent(self.cyl, self.head + 1)
+    }
+
+    fn track_number(&self) -> u32 {
+        u32::from(self.cyl) * self.image.heads + u32::from(self.head)
+    }
+
+    /// A seek that a Define Extent in the program limits: a track outside
+    /// its extent is file protected.
+    fn seek_within_extent(&mut self, cyl: u16, head: u16) -> Result<(), Response> {
+        if let Some(extent) = self.extent {
+            let track = u32::from(cyl) * self.image.heads + u32::from(head);
+            if !extent.contains(track) {
+                return Err(self.check(0, SENSE1_FILE_PROTECTED));
+            }
+        }
+        self.seek(cyl, head)
+    }
+
+    fn refuse(&mut self, refusal: Refusal) -> Response {
+        match refusal {
+            Refusal::Reject(message) => self.reject(message),
+            Refusal::FileProtected => self.check(0, SENSE1_FILE_PROTECTED),
+        }
+    }
+
+    /// The next data record after the head on this track, moving past its
+    /// count field.
+    fn next_data_record_here(&mut self) -> Option<usize> {
+        while self.next < self.records.len() {
+            let i = self.next;
+            self.next += 1;
+            self.at_index = false;
+            if self.records[i].count.record != 0 {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// The next record of a Locate Record domain: on this track, or past
+    /// its end on the first data record of the next track of the extent
+    /// (beyond the extent: file protected; a track without one: no record
+    /// found).
+    fn domain_next(&mut self) -> Result<usize, Response> {
+        if let Some(i) = self.next_data_record_here() {
+            return Ok(i);
+        }
+        let track = self.track_number() + 1;
+        let heads = self.image.heads;
+        self.seek_within_extent((track / heads) as u16, (track % heads) as u16)?;
+        match self.next_data_record_here() {
+            Some(i) => Ok(i),
+            None => Err(self.check(0, SENSE1_NO_RECORD_FOUND)),
+        }
+    }
+
+    /// Takes one record's turn in the domain, if one is open: the command
+    /// must suit the domain's operation, and the domain must not be used
+    /// up.
+    fn domain_turn(&mut self, operation: Operation) -> Result<bool, Response> {
+        let Some(domain) = self.domain.as_mut() else {
+            return Ok(false);
+        };
+        if domain.operation != operation || domain.remaining == 0 {
+            return Err(self.reject(SENSE7_INVALID_SEQUENCE));
+        }
+        domain.remaining -= 1;
+        Ok(true)
+    }
+
+    /// The record a read or write acts on: the located or searched one,
+    /// else the domain's next, else the next data record.
+    fn record_for(
+        &mut self,
+        found: Option<usize>,
+        operation: Operation,
+        multitrack: bool,
+    ) -> Result<usize, Response> {
+        if self.domain_turn(operation)? {
+            return match found {
+                Some(i) => Ok(i),
+                None => self.domain_next(),
+            };
+        }
+        self.data_record(found, multitrack)
+    }
+
+    /// The next count field for Read Count and Read Count-Key-Data.
+    fn count_for(&mut self, multitrack: bool) -> Result<usize, Response> {
+        if self.domain_turn(Operation::Read)? {
+            return self.domain_next();
+        }
+        self.next_count(multitrack)
+    }
+
+    fn define_extent(&mut self, arg: &[u8]) -> Response {
+        // One extent per channel program, as on a 3990.
+        if self.extent.is_some() {
+            return self.reject(SENSE7_INVALID_SEQUENCE);
+        }
+        match Extent::parse(arg, self.image.cylinders, self.image.heads) {
+            Ok((extent, len)) => {
+                self.extent = Some(extent);
+                Response { dstat: END, len }
+            }
+            Err(refusal) => self.refuse(refusal),
+        }
+    }
+
+    /// Locate Record: seek the track and search for the record the search
+    /// argument names, leaving the head just past its count field (so a
+    /// Read Data reads it, a Read Count the one after it).
+    fn locate_record(&mut self, arg: &[u8]) -> Response {
+        let Some(extent) = self.extent else {
+            return self.reject(SENSE7_INVALID_SEQUENCE);
+        };
+        let locate = match Locate::parse(arg, &extent, self.image.heads) {
+            Ok(locate) => locate,
+            Err(refusal) => return self.refuse(refusal),
+        };
+        self.domain = None;
+        let heads = self.image.heads;
+        let (cyl, head) = ((locate.track / heads) as u16, (locate.track % heads) as u16);
+        if let Err(check) = self.seek(cyl, head) {
+            return check;
+        }
+        loop {
+            let Some(i) = self.pass_count() else {
+                return self.check(0, SENSE1_NO_RECORD_FOUND);
+            };
+            if self.records[i].count.id() == locate.search {
+                self.found = Some(i);
+                break;
+            }
+        }
+        self.domain = Some(Domain {
+            operation: locate.operation,
+            remaining: locate.count,
+        });
+        Response {
+            dstat: END,
+            len: eckd::LOCATE_RECORD_LEN,
+        }
+    }
+
+    fn perform_subsystem_function(&mut self, arg: &[u8]) -> Response {
+        match arg.first() {
+            Some(&eckd::PSF_PREPARE_READ_SUBSYSTEM_DATA) => {
+                if arg.len() < PRSSD_LEN {
+                    return self.reject(SENSE7_COUNT_TOO_SHORT);
+                }
+                match eckd::subsystem_data(arg[6]) {
+                    Some(data) => {
+                        self.subsystem_data = Some(data);
+                        Response {
+                            dstat: END,
+                            len: PRSSD_LEN,
+                        }
+                    }
+                    // Format 0 message 4, which Linux's alias and volume
+                    // queries read as "suborder not supported".
+                    None => self.reject(SENSE7_INVALID_ARGUMENT),
+                }
+            }
+            // Setting subsystem characteristics (PAV on or off) changes
+            // nothing on a control unit without aliases.
+            Some(&eckd::PSF_SET_SUBSYSTEM_CHARACTERISTICS) => {
+                if arg.len() < SSC_LEN {
+                    return self.reject(SENSE7_COUNT_TOO_SHORT);
+                }
+                Response {
+                    dstat: END,
+                    len: SSC_LEN,
+                }
+            }
+            _ => self.reject(SENSE7_INVALID_ARGUMENT),
+        }
+    }
+
+    fn give(buf: &mut [u8], bytes: &[u8]) -> Response {
+        let n = buf.len().min(bytes.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        Response {
+            dstat: END,
+            len: bytes.len(),
+        }
     }
 
     /// The next count field under the head, moving past it, for a
@@ -242,8 +487,8 @@ impl Dasd3390 {
         }
     }
 
-    fn write_data(&mut self, i: usize, data: &[u8]) -> Response {
-        let range = self.records[i].data_range();
+    /// Writes a record's data area, or its key and data areas.
+    fn write_record(&mut self, range: std::ops::Range<usize>, data: &[u8]) -> Response {
         let len = range.len();
         // A short write pads the record, as the control unit does.
         let n = data.len().min(len);
@@ -267,14 +512,34 @@ impl CcwDevice for Dasd3390 {
         let found = self.found.take();
         let multitrack = cmd & CMD_MULTITRACK != 0;
         match (cmd, data) {
-            (CMD_SENSE_ID, Transfer::Read(buf)) => {
-                let n = buf.len().min(SENSE_ID.len());
-                buf[..n].copy_from_slice(&SENSE_ID[..n]);
+            (CMD_SENSE_ID, Transfer::Read(buf)) => Self::give(buf, &SENSE_ID),
+            (CMD_SENSE_PGID, Transfer::Read(buf)) => Self::give(buf, &self.path_group.sense()),
+            (CMD_SET_PGID, Transfer::Write(arg)) => {
+                let Ok(arg) = <&[u8; PGID_LEN]>::try_from(arg.get(..PGID_LEN).unwrap_or(&[]))
+                else {
+                    return self.reject(SENSE7_COUNT_TOO_SHORT);
+                };
+                self.path_group.set(arg);
                 Response {
                     dstat: END,
-                    len: SENSE_ID.len(),
+                    len: PGID_LEN,
                 }
             }
+            (CMD_RCD, Transfer::Read(buf)) => {
+                let rcd: [u8; RCD_LEN] = eckd::configuration_data(&self.serial);
+                Self::give(buf, &rcd)
+            }
+            (CMD_RDC, Transfer::Read(buf)) => {
+                let rdc: [u8; RDC_LEN] = eckd::device_characteristics(self.image.cylinders);
+                Self::give(buf, &rdc)
+            }
+            (CMD_PSF, Transfer::Write(arg)) => self.perform_subsystem_function(arg),
+            (CMD_RSSD, Transfer::Read(buf)) => match self.subsystem_data.take() {
+                Some(data) => Self::give(buf, &data),
+                None => self.reject(SENSE7_INVALID_SEQUENCE),
+            },
+            (CMD_DEFINE_EXTENT, Transfer::Write(arg)) => self.define_extent(arg),
+            (CMD_LOCATE_RECORD, Transfer::Write(arg)) => self.locate_record(arg),
             (CMD_SENSE, Transfer::Read(buf)) => {
                 let n = buf.len().min(32);
                 buf[..n].copy_from_slice(&self.sense[..n]);
@@ -307,7 +572,7 @@ impl CcwDevice for Dasd3390 {
                 }
                 let cyl = u16::from_be_bytes([arg[2], arg[3]]);
                 let head = u16::from_be_bytes([arg[4], arg[5]]);
-                match self.seek(cyl, head) {
+                match self.seek_within_extent(cyl, head) {
                     Ok(()) => Response { dstat: END, len: 6 },
                     Err(check) => check,
                 }
@@ -331,13 +596,13 @@ impl CcwDevice for Dasd3390 {
                 }
             }
             (CMD_READ_DATA | CMD_READ_DATA_MT, Transfer::Read(buf)) => {
-                match self.data_record(found, multitrack) {
+                match self.record_for(found, Operation::Read, multitrack) {
                     Ok(i) => self.read(self.records[i].data_range(), buf),
                     Err(check) => check,
                 }
             }
             (CMD_READ_KEY_DATA | CMD_READ_KEY_DATA_MT, Transfer::Read(buf)) => {
-                match self.data_record(found, multitrack) {
+                match self.record_for(found, Operation::Read, multitrack) {
                     Ok(i) => {
                         let record = self.records[i];
                         self.read(record.key_range().start..record.data_range().end, buf)
@@ -369,16 +634,41 @@ impl CcwDevice for Dasd3390 {
             }
             // Linux's dasd_3990_erp.c reports write inhibited as a
             // command reject with this bit, and fails the request.
-            (CMD_WRITE_DATA, Transfer::Write(_)) if !self.image.writable() => {
+            (
+                CMD_WRITE_DATA | CMD_WRITE_DATA_MT | CMD_WRITE_KEY_DATA | CMD_WRITE_KEY_DATA_MT,
+                Transfer::Write(_),
+            ) if !self.image.writable() => {
                 self.check(SENSE0_COMMAND_REJECT, SENSE1_WRITE_INHIBITED)
             }
-            (CMD_WRITE_DATA, Transfer::Write(data)) => match found {
-                Some(i) => self.write_data(i, data),
-                // Writing needs orientation from a search.
-                None => self.reject(SENSE7_INVALID_SEQUENCE),
-            },
+            (
+                CMD_WRITE_DATA | CMD_WRITE_DATA_MT | CMD_WRITE_KEY_DATA | CMD_WRITE_KEY_DATA_MT,
+                Transfer::Write(data),
+            ) => {
+                if self.extent.is_some_and(|extent| !extent.writes) {
+                    return self.check(0, SENSE1_FILE_PROTECTED);
+                }
+                let i = if self.domain.is_some() {
+                    match self.record_for(found, Operation::Write, multitrack) {
+                        Ok(i) => i,
+                        Err(check) => return check,
+                    }
+                } else {
+                    match found {
+                        Some(i) => i,
+                        // Writing needs orientation from a search.
+                        None => return self.reject(SENSE7_INVALID_SEQUENCE),
+                    }
+                };
+                let record = self.records[i];
+                let range = if cmd & !CMD_MULTITRACK == CMD_WRITE_KEY_DATA {
+                    record.key_range().start..record.data_range().end
+                } else {
+                    record.data_range()
+                };
+                self.write_record(range, data)
+            }
             (CMD_READ_COUNT | CMD_READ_COUNT_MT, Transfer::Read(buf)) => {
-                match self.next_count(multitrack) {
+                match self.count_for(multitrack) {
                     Ok(i) => {
                         // Read Data next reads this record's data area.
                         self.found = Some(i);
@@ -389,7 +679,7 @@ impl CcwDevice for Dasd3390 {
                 }
             }
             (CMD_READ_CKD | CMD_READ_CKD_MT, Transfer::Read(buf)) => {
-                match self.next_count(multitrack) {
+                match self.count_for(multitrack) {
                     Ok(i) => {
                         let record = self.records[i];
                         self.read(record.offset..record.data_range().end, buf)
@@ -414,5 +704,13 @@ impl CcwDevice for Dasd3390 {
         self.index_passes = 0;
         self.at_index = true;
         self.sense = [0; 32];
+        self.extent = None;
+        self.domain = None;
+        self.subsystem_data = None;
+    }
+
+    fn begin_program(&mut self) {
+        self.extent = None;
+        self.domain = None;
     }
 }

@@ -23,9 +23,9 @@ use crate::ckd::{append, records, CkdError, CkdImage, Count};
 pub const IPL2_ADDRESS: u32 = 0x4000;
 /// The program's records' size (twelve fit a 3390 track).
 pub const PROGRAM_RECORD: usize = 4096;
-const EBCDIC_IPL1: [u8; 4] = [0xc9, 0xd7, 0xd3, 0xf1];
-const EBCDIC_IPL2: [u8; 4] = [0xc9, 0xd7, 0xd3, 0xf2];
-const EBCDIC_VOL1: [u8; 4] = [0xe5, 0xd6, 0xd3, 0xf1];
+pub(crate) const EBCDIC_IPL1: [u8; 4] = [0xc9, 0xd7, 0xd3, 0xf1];
+pub(crate) const EBCDIC_IPL2: [u8; 4] = [0xc9, 0xd7, 0xd3, 0xf2];
+pub(crate) const EBCDIC_VOL1: [u8; 4] = [0xe5, 0xd6, 0xd3, 0xf1];
 
 const CCW_READ_DATA: u8 = 0x06;
 const CCW_SEEK: u8 = 0x07;
@@ -186,7 +186,7 @@ fn ipl1_record(entry: u32, ipl2_len: usize) -> [u8; 24] {
 }
 
 /// The VOL1 label.
-fn volume_label(volser: &str) -> [u8; 80] {
+pub(crate) fn volume_label(volser: &str) -> [u8; 80] {
     let mut label = [0x40u8; 80];
     label[0..4].copy_from_slice(&EBCDIC_VOL1);
     for (i, ch) in volser.bytes().take(6).enumerate() {
@@ -236,7 +236,7 @@ fn write_records<'a>(
     Ok(())
 }
 
-fn ascii_to_ebcdic(ch: u8) -> u8 {
+pub(crate) fn ascii_to_ebcdic(ch: u8) -> u8 {
     match ch {
         b'0'..=b'9' => 0xf0 + (ch - b'0'),
         b'A'..=b'I' => 0xc1 + (ch - b'A'),

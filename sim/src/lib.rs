@@ -9,16 +9,19 @@
 //! - [`cp`]: channel-program translation (the kernel's cp.c) and the
 //!   channel that runs programs against a [`ccw_device::CcwDevice`];
 //! - [`dasd`]: a 3390 on a 3990 control unit, backed by a Hercules CKD
-//!   image ([`ckd`]); [`ipl`] writes IPL volumes for it;
+//!   image ([`ckd`]), with what it reports to Linux in [`eckd`]; [`ipl`]
+//!   writes IPL volumes for it, [`cdl`] volumes formatted for Linux;
 //! - [`faults`]: fault injection;
 //! - [`Stats`]: counters for tests and the launcher's report.
 
 pub mod ccw_device;
+pub mod cdl;
 pub mod ckd;
 pub mod config;
 pub mod cp;
 pub mod dasd;
 mod dma;
+pub mod eckd;
 pub mod faults;
 pub mod ipl;
 pub mod kernel;

@@ -106,7 +106,11 @@ fn sense_id_identifies_a_3390_on_a_3990() {
     let mut dasd = Dasd3390::open(&path).unwrap();
     let mut buf = [0u8; 256];
     let r = dasd.command(CMD_SENSE_ID, Transfer::Read(&mut buf));
-    assert_eq!((r.dstat, r.len), (CE_DE, 7));
+    assert_eq!(
+        (r.dstat, r.len),
+        (CE_DE, 12),
+        "the basic seven bytes, a reserved byte and one CIW"
+    );
     assert_eq!(&buf[..7], &[0xff, 0x39, 0x90, 0xe9, 0x33, 0x90, 0x0c]);
 }
 

@@ -128,7 +128,11 @@ fn the_firmwares_whole_ipl_loads_a_payload_spanning_several_tracks() {
     put_ccws(&r.mem, 0x800, &[ccw1(CMD_SENSE_ID, 0x20, 256, 0x900)]);
     ssch(&r.fd, orb(0, F | P, 0xff, 0x800)).unwrap();
     let (_, _, _, ds, cs, residual) = scsw(&irb(&r.fd));
-    assert_eq!((ds, cs, residual), (CE_DE, 0, 256 - 7));
+    assert_eq!(
+        (ds, cs, residual),
+        (CE_DE, 0, 256 - 12),
+        "identification and the RCD CIW"
+    );
     assert_eq!(r.mem.read(0x901, 2), [0x39, 0x90], "control unit 3990");
 
     // make_readipl + run_readipl.

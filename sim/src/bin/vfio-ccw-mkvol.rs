@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! `vfio-ccw-mkvol`: makes 3390 volumes (Hercules CKD images) for the
-//! simulated kernel, empty or IPLable.
+//! simulated kernel: empty, IPLable, or formatted for Linux.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use vfio_ccw_sim::cdl::make_cdl_volume;
 use vfio_ccw_sim::ckd::CkdImage;
 use vfio_ccw_sim::ipl::{make_ipl_volume, Payload};
 
@@ -12,11 +13,15 @@ const USAGE: &str = "\
 usage: vfio-ccw-mkvol create [--cylinders N] IMAGE
        vfio-ccw-mkvol ipl [--cylinders N] [--volser SERIAL] --payload FILE
                           --load-address ADDR [--entry ADDR] IMAGE
+       vfio-ccw-mkvol cdl [--cylinders N] [--volser SERIAL] IMAGE
 
 create: a formatted 3390 (every track holds R0), as Hercules' dasdinit makes.
 ipl:    a 3390 that QEMU's s390-ccw firmware IPLs: IPL1, IPL2 and the
         payload's records, loaded at ADDR and entered at --entry (default:
         the load address). Addresses are hex (0x...) or decimal.
+cdl:    a 3390 as `dasdfmt -b 4096 -d cdl` leaves it, for Linux's DASD
+        driver: 4096-byte blocks, IPL records and the label on track 0,
+        a blank VTOC track.
 Cylinders default to 10.";
 
 fn number(option: &str, text: &str) -> Result<u32, String> {
@@ -64,6 +69,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 entry: entry.unwrap_or(load_address),
             };
             make_ipl_volume(&image, cylinders, &volser, &payload).map_err(|e| e.to_string())?;
+        }
+        "cdl" => {
+            make_cdl_volume(&image, cylinders, &volser).map_err(|e| e.to_string())?;
         }
         "-h" | "--help" => return Err(USAGE.into()),
         other => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
