@@ -30,7 +30,7 @@
 #define CCW_SEEK 0x07
 #define CCW_TIC 0x08
 #define CCW_SEARCH_ID_EQ 0x31
-#define CCW_INVALID 0x63         /* no 3390 command */
+#define CCW_INVALID 0xe7         /* Prefix: no command of a 3990 without it */
 
 #define CCW_CC 0x40              /* command chaining */
 #define CCW_SLI 0x20             /* suppress incorrect length */
