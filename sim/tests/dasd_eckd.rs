@@ -179,7 +179,7 @@ fn a_cdl_volume_has_twelve_blocks_on_every_other_track() {
 fn mkvol_cdl_labels_the_volume_with_its_serial() {
     let path = Volume::path("mkvol-cdl");
     let vol = Volume(path.clone());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vfio-ccw-mkvol"))
+    let out = common::bin_command(env!("CARGO_BIN_EXE_vfio-ccw-mkvol"))
         .args(["cdl", "--cylinders", "2", "--volser", "LNX002"])
         .arg(&path)
         .output()

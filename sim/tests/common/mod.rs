@@ -317,3 +317,20 @@ pub fn cmd_write(fd: &dyn DeviceFd, command: u32) -> Result<usize, Errno> {
     b[0..4].copy_from_slice(&command.to_be_bytes());
     fd.write_at(&b, 0x400)
 }
+
+/// A command running `program` (one of this package's binaries), through
+/// `$QVC_TEST_RUNNER` when it is set: the s390x lane runs the tests under
+/// user-mode emulation, where a program of the test's own architecture
+/// needs the emulator too.
+pub fn bin_command(program: &str) -> std::process::Command {
+    let runner = std::env::var("QVC_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut command = std::process::Command::new(emulator);
+            command.args(words).arg(program);
+            command
+        }
+        None => std::process::Command::new(program),
+    }
+}
