@@ -117,6 +117,12 @@ pub const SENSE7_INVALID_COMMAND: u8 = 0x01;
 pub const SENSE7_INVALID_SEQUENCE: u8 = 0x02;
 pub const SENSE7_COUNT_TOO_SHORT: u8 = 0x03;
 pub const SENSE7_INVALID_ARGUMENT: u8 = 0x04;
+/// Sense byte 27 bit 0: the sense is in the 3990's 24-byte compatible
+/// format (bytes 0-23 as above). Without it Linux's dasd_3990_erp.c
+/// reads the bytes as 32-byte sense, finds program action code 0 in
+/// byte 25 and retries every unit check 256 times, a command reject
+/// for an unsupported suborder included.
+pub const SENSE27_24_BYTE: u8 = 0x80;
 
 const END: u8 = dstat::CHANNEL_END | dstat::DEVICE_END;
 
@@ -197,6 +203,7 @@ impl Dasd3390 {
         self.sense = [0; 32];
         self.sense[0] = byte0;
         self.sense[1] = byte1;
+        self.sense[27] = SENSE27_24_BYTE;
         Response {
             dstat: END | dstat::UNIT_CHECK,
             len: 0,

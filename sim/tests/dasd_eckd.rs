@@ -370,6 +370,20 @@ fn an_unknown_suborder_is_rejected_as_an_invalid_parameter() {
 }
 
 #[test]
+fn a_rejected_volume_storage_query_senses_in_the_24_byte_format() {
+    let vol = Volume::cdl("vsq-24");
+    let mut d = vol.open();
+    // dasd_eckd.c's Volume Storage Query at set-online: 24-byte sense
+    // makes dasd_3990_erp.c fail the command reject at once, where
+    // 32-byte sense without a program action code had it retried 256
+    // times.
+    let mut arg = prssd(0x52);
+    arg[5] = 0x90;
+    assert_eq!(write(&mut d, CMD_PSF, &arg).0, UC);
+    assert_eq!(d.sense()[27] & SENSE27_24_BYTE, SENSE27_24_BYTE);
+}
+
+#[test]
 fn read_subsystem_data_without_a_prepare_is_an_invalid_sequence() {
     let vol = Volume::cdl("rssd-alone");
     let mut d = vol.open();
