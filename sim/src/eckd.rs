@@ -260,7 +260,7 @@ impl Extent {
     /// also returns how many bytes they take.
     pub fn parse(arg: &[u8], cylinders: u32, heads: u32) -> Result<(Extent, usize), Refusal> {
         if arg.len() < 16 {
-            return Err(Refusal::Reject(crate::dasd::SENSE7_COUNT_TOO_SHORT));
+            return Err(Refusal::Reject(crate::sense::SENSE7_COUNT_TOO_SHORT));
         }
         let len = if arg[7] & GA_EXTENDED_PARAMETER != 0 {
             32
@@ -268,9 +268,9 @@ impl Extent {
             16
         };
         if arg.len() < len {
-            return Err(Refusal::Reject(crate::dasd::SENSE7_COUNT_TOO_SHORT));
+            return Err(Refusal::Reject(crate::sense::SENSE7_COUNT_TOO_SHORT));
         }
-        let invalid = Refusal::Reject(crate::dasd::SENSE7_INVALID_ARGUMENT);
+        let invalid = Refusal::Reject(crate::sense::SENSE7_INVALID_ARGUMENT);
         if arg[1] >> 6 != MODE_ECKD {
             return Err(invalid);
         }
@@ -324,9 +324,9 @@ impl Locate {
     /// blocks); its sector number is not, as the device does not rotate.
     pub fn parse(arg: &[u8], extent: &Extent, heads: u32) -> Result<Locate, Refusal> {
         if arg.len() < LOCATE_RECORD_LEN {
-            return Err(Refusal::Reject(crate::dasd::SENSE7_COUNT_TOO_SHORT));
+            return Err(Refusal::Reject(crate::sense::SENSE7_COUNT_TOO_SHORT));
         }
-        let invalid = Refusal::Reject(crate::dasd::SENSE7_INVALID_ARGUMENT);
+        let invalid = Refusal::Reject(crate::sense::SENSE7_INVALID_ARGUMENT);
         let orientation = arg[0] >> 6;
         let operation = match arg[0] & 0x3f {
             0x06 | 0x16 => Operation::Read,

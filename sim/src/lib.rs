@@ -9,7 +9,8 @@
 //! - [`cp`]: channel-program translation (the kernel's cp.c) and the
 //!   channel that runs programs against a [`ccw_device::CcwDevice`];
 //! - [`dasd`]: a 3390 on a 3990 control unit, backed by a Hercules CKD
-//!   image ([`ckd`]), with what it reports to Linux in [`eckd`]; [`ipl`]
+//!   image ([`ckd`]), with what it reports to Linux in [`eckd`] and its
+//!   sense bytes in [`sense`]; [`ipl`]
 //!   writes IPL volumes for it, [`cdl`] volumes formatted for Linux;
 //! - [`faults`]: fault injection;
 //! - [`Stats`]: counters for tests and the launcher's report.
@@ -25,6 +26,7 @@ pub mod eckd;
 pub mod faults;
 pub mod ipl;
 pub mod kernel;
+pub mod sense;
 pub mod stats;
 pub mod sysfs;
 
