@@ -5,29 +5,22 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::CE_DE;
+use common::{read, sense_0_1_7, write, Volume, CE_DE};
 use vfio_ccw_sim::ccw_device::{dstat, CcwDevice, Transfer};
 use vfio_ccw_sim::ckd::{append, CkdImage, Count};
 use vfio_ccw_sim::dasd::*;
 
 const UC: u8 = CE_DE | dstat::UNIT_CHECK;
 
-/// A 2-cylinder volume, removed on drop. Cylinder 0 heads 0, 1 and 14
-/// carry R1..R3 after R0: key two bytes of 0xA0 + record, data 100 bytes of
-/// 16 * head + record, so every byte read names where it came from. Every
-/// other track holds only R0.
-struct Volume(PathBuf);
-
 const RECORD_HEADS: [u16; 3] = [0, 1, 14];
 
 impl Volume {
+    /// A 2-cylinder volume. Cylinder 0 heads 0, 1 and 14 carry R1..R3
+    /// after R0: key two bytes of 0xA0 + record, data 100 bytes of
+    /// 16 * head + record, so every byte read names where it came from.
+    /// Every other track holds only R0.
     fn new(name: &str) -> Volume {
-        let path = std::env::temp_dir().join(format!(
-            "vfio-ccw-dasd-cmd-{}-{name}.3390",
-            std::process::id()
-        ));
+        let path = Volume::scratch_path(&format!("cmd-{name}"));
         let mut image = CkdImage::create(&path, 2).expect("create");
         for head in RECORD_HEADS {
             let mut track = image.read_track(0, head).unwrap();
@@ -46,35 +39,10 @@ impl Volume {
         }
         Volume(path)
     }
-
-    fn open(&self) -> Dasd3390 {
-        Dasd3390::open(&self.0).expect("open the volume")
-    }
-
-    fn open_read_only(&self) -> Dasd3390 {
-        Dasd3390::open_read_only(&self.0).expect("open the volume read-only")
-    }
-}
-
-impl Drop for Volume {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn data_byte(head: u16, record: u8) -> u8 {
     head as u8 * 16 + record
-}
-
-fn read(d: &mut Dasd3390, cmd: u8, len: usize) -> (u8, usize, Vec<u8>) {
-    let mut buf = vec![0u8; len];
-    let r = d.command(cmd, Transfer::Read(&mut buf));
-    (r.dstat, r.len, buf)
-}
-
-fn write(d: &mut Dasd3390, cmd: u8, arg: &[u8]) -> (u8, usize) {
-    let r = d.command(cmd, Transfer::Write(arg));
-    (r.dstat, r.len)
 }
 
 fn seek(d: &mut Dasd3390, cyl: u16, head: u16) {
@@ -87,12 +55,6 @@ fn id(cyl: u16, head: u16, record: u8) -> [u8; 5] {
     let [c0, c1] = cyl.to_be_bytes();
     let [h0, h1] = head.to_be_bytes();
     [c0, c1, h0, h1, record]
-}
-
-/// Sense bytes 0, 1 and 7: reject/check bits and the format-0 message.
-fn sense_0_1_7(d: &Dasd3390) -> (u8, u8, u8) {
-    let s = d.sense();
-    (s[0], s[1], s[7])
 }
 
 // Sense byte 7: why a command was rejected.

@@ -11,7 +11,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use vfio_ccw_sim::ccw_device::{dstat, CcwDevice, Transfer};
+use vfio_ccw_sim::ccw_device::{dstat, CcwDevice};
 use vfio_ccw_sim::cdl::make_cdl_volume;
 use vfio_ccw_sim::ckd::{records, CkdImage};
 use vfio_ccw_sim::dasd::*;
@@ -24,12 +24,10 @@ const UC: u8 = CE_DE | dstat::UNIT_CHECK;
 const IPL1: [u8; 4] = [0xc9, 0xd7, 0xd3, 0xf1];
 const VOL1: [u8; 4] = [0xe5, 0xd6, 0xd3, 0xf1];
 
-/// A 3-cylinder CDL volume, removed on drop. The data of record R of
-/// track T (cylinder 0 head T, T >= 2) is filled with T * 16 + R, so every
-/// block read names where it came from.
-struct Volume(PathBuf);
-
 impl Volume {
+    /// A 3-cylinder CDL volume. The data of record R of track T (cylinder 0
+    /// head T, T >= 2) is filled with T * 16 + R, so every block read names
+    /// where it came from.
     fn cdl(name: &str) -> Volume {
         let path = Volume::path(name);
         make_cdl_volume(&path, 3, "LNX001").expect("make the CDL volume");
@@ -52,41 +50,12 @@ impl Volume {
     }
 
     fn path(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!(
-            "vfio-ccw-dasd-eckd-{}-{name}.3390",
-            std::process::id()
-        ))
-    }
-
-    fn open(&self) -> Dasd3390 {
-        Dasd3390::open(&self.0).expect("open the volume")
-    }
-}
-
-impl Drop for Volume {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        Volume::scratch_path(&format!("eckd-{name}"))
     }
 }
 
 fn mark(head: u16, record: u8) -> u8 {
     head as u8 * 16 + record
-}
-
-fn read(d: &mut Dasd3390, cmd: u8, len: usize) -> (u8, usize, Vec<u8>) {
-    let mut buf = vec![0u8; len];
-    let r = d.command(cmd, Transfer::Read(&mut buf));
-    (r.dstat, r.len, buf)
-}
-
-fn write(d: &mut Dasd3390, cmd: u8, arg: &[u8]) -> (u8, usize) {
-    let r = d.command(cmd, Transfer::Write(arg));
-    (r.dstat, r.len)
-}
-
-fn sense_0_1_7(d: &Dasd3390) -> (u8, u8, u8) {
-    let s = d.sense();
-    (s[0], s[1], s[7])
 }
 
 /// Define Extent mask write control: 01 inhibits all writes, 10 permits

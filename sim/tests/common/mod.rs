@@ -334,3 +334,47 @@ pub fn bin_command(program: &str) -> std::process::Command {
         None => std::process::Command::new(program),
     }
 }
+
+/// A scratch 3390 image, removed on drop; each test file builds the
+/// layout it needs (`impl Volume` there).
+pub struct Volume(pub std::path::PathBuf);
+
+impl Volume {
+    /// A fresh path for `name`, unique to this test process.
+    pub fn scratch_path(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("vfio-ccw-dasd-{}-{name}.3390", std::process::id()))
+    }
+
+    pub fn open(&self) -> vfio_ccw_sim::dasd::Dasd3390 {
+        vfio_ccw_sim::dasd::Dasd3390::open(&self.0).expect("open the volume")
+    }
+
+    pub fn open_read_only(&self) -> vfio_ccw_sim::dasd::Dasd3390 {
+        vfio_ccw_sim::dasd::Dasd3390::open_read_only(&self.0).expect("open the volume read-only")
+    }
+}
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs a read command on the device: (device status, length, data).
+pub fn read(d: &mut dyn CcwDevice, cmd: u8, len: usize) -> (u8, usize, Vec<u8>) {
+    let mut buf = vec![0u8; len];
+    let r = d.command(cmd, Transfer::Read(&mut buf));
+    (r.dstat, r.len, buf)
+}
+
+/// Runs a write or control command with `arg`: (device status, length).
+pub fn write(d: &mut dyn CcwDevice, cmd: u8, arg: &[u8]) -> (u8, usize) {
+    let r = d.command(cmd, Transfer::Write(arg));
+    (r.dstat, r.len)
+}
+
+/// Sense bytes 0, 1 and 7: the reject/check bits and the format-0 message.
+pub fn sense_0_1_7(d: &dyn CcwDevice) -> (u8, u8, u8) {
+    let s = d.sense();
+    (s[0], s[1], s[7])
+}
