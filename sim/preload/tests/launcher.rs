@@ -317,25 +317,30 @@ fn sigterm_to_the_launcher_reaches_the_command() {
     assert_eq!(status.code(), Some(3));
 }
 
+/// The probe's steps that open the device through the group and the
+/// container.
+const OPEN_DEVICE: [&str; 5] = ["container", "group", "set-container", "iommu=3", "device"];
+
+/// Runs the probe under the launcher with `options`: the device opened,
+/// then `steps`.
+fn run_probe_on_device(dir: &Path, options: &[&str], steps: &[&str]) -> Output {
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let command: Vec<&str> = std::iter::once(probe.as_str())
+        .chain(OPEN_DEVICE)
+        .chain(steps.iter().copied())
+        .collect();
+    run(dir, options, &command)
+}
+
 #[test]
 fn a_command_that_used_the_device_gets_a_report_at_exit() {
     root_only!();
     let dir = scratch("report");
     let stats = dir.join("stats.txt");
-    let probe = artifacts().probe.to_string_lossy().into_owned();
-    let out = run(
+    let out = run_probe_on_device(
         &dir,
         &["--stats", &stats.to_string_lossy()],
-        &[
-            &probe,
-            "container",
-            "group",
-            "set-container",
-            "iommu=3",
-            "device",
-            "info",
-            "region=0",
-        ],
+        &["info", "region=0"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -366,20 +371,10 @@ fn the_fault_script_reaches_the_model() {
     let dir = scratch("faults");
     let script = dir.join("faults.txt");
     std::fs::write(&script, "device-info fail EIO\n").unwrap();
-    let probe = artifacts().probe.to_string_lossy().into_owned();
-    let out = run(
+    let out = run_probe_on_device(
         &dir,
         &["--faults", &script.to_string_lossy()],
-        &[
-            &probe,
-            "container",
-            "group",
-            "set-container",
-            "iommu=3",
-            "device",
-            "info",
-            "info",
-        ],
+        &["info", "info"],
     );
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -431,19 +426,10 @@ fn a_preload_the_caller_already_has_comes_after_the_interposer() {
 #[test]
 fn the_model_has_the_paths_the_sysfs_shows() {
     root_only!();
-    let probe = artifacts().probe.to_string_lossy().into_owned();
-    let out = run(
+    let out = run_probe_on_device(
         &scratch("model-paths"),
         &["--chpids", "5e,21"],
-        &[
-            &probe,
-            "container",
-            "group",
-            "set-container",
-            "iommu=3",
-            "device",
-            "read=0x800,24",
-        ],
+        &["read=0x800,24"],
     );
     let stdout = text(&out.stdout);
     let schib = stdout
