@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use crate::ckd::{HEADS_3390, MAX_RECORD_3390};
-use crate::ipl::ascii_to_ebcdic;
+use crate::ebcdic;
 
 /// Sense ID: control unit 3990 model E9, device 3390 model 0C, then the
 /// command-information words. cio only looks for CIWs when the device
@@ -33,15 +33,6 @@ pub const SUBSYSTEM_ID: u16 = 0x0001;
 
 pub const RCD_LEN: usize = 256;
 pub const RDC_LEN: usize = 64;
-
-/// EBCDIC of an ASCII string of digits, capitals and blanks.
-fn ebcdic<const N: usize>(text: &str) -> [u8; N] {
-    let mut out = [0x40u8; N];
-    for (o, c) in out.iter_mut().zip(text.bytes()) {
-        *o = ascii_to_ebcdic(c);
-    }
-    out
-}
 
 /// A serial number for the volume, stable for one image file: two
 /// simulated volumes in one guest must not look like one device seen over
@@ -63,12 +54,12 @@ fn ned(flags: u8, descriptor: u8, class: u8, kind: &str, model: &str, serial: &s
     ned[0] = flags;
     ned[1] = descriptor;
     ned[2] = class;
-    ned[4..10].copy_from_slice(&ebcdic::<6>(kind));
-    ned[10..13].copy_from_slice(&ebcdic::<3>(model));
-    ned[13..16].copy_from_slice(&ebcdic::<3>("IBM"));
+    ned[4..10].copy_from_slice(&ebcdic::padded::<6>(kind));
+    ned[10..13].copy_from_slice(&ebcdic::padded::<3>(model));
+    ned[13..16].copy_from_slice(&ebcdic::padded::<3>("IBM"));
     // Plant of manufacture, then the sequence number.
-    ned[16..18].copy_from_slice(&ebcdic::<2>("02"));
-    ned[18..30].copy_from_slice(&ebcdic::<12>(serial));
+    ned[16..18].copy_from_slice(&ebcdic::padded::<2>("02"));
+    ned[18..30].copy_from_slice(&ebcdic::padded::<12>(serial));
     ned
 }
 

@@ -18,6 +18,7 @@
 use std::path::Path;
 
 use crate::ckd::{append, records, CkdError, CkdImage, Count};
+use crate::ebcdic;
 
 /// Where IPL2's channel program is read to: above the prefix area.
 pub const IPL2_ADDRESS: u32 = 0x4000;
@@ -189,9 +190,7 @@ fn ipl1_record(entry: u32, ipl2_len: usize) -> [u8; 24] {
 pub(crate) fn volume_label(volser: &str) -> [u8; 80] {
     let mut label = [0x40u8; 80];
     label[0..4].copy_from_slice(&EBCDIC_VOL1);
-    for (i, ch) in volser.bytes().take(6).enumerate() {
-        label[4 + i] = ascii_to_ebcdic(ch);
-    }
+    label[4..10].copy_from_slice(&ebcdic::padded::<6>(volser));
     // The VTOC pointer (CCHHR), as dasdinit writes it: cylinder 0 head 1
     // record 1, a track left empty (there is no VTOC). Blanks there would
     // send Hercules' tools to a track beyond the volume.
@@ -234,15 +233,4 @@ fn write_records<'a>(
         .map_err(WriteError::Ckd)?;
     debug_assert!(records(&track).is_ok());
     Ok(())
-}
-
-pub(crate) fn ascii_to_ebcdic(ch: u8) -> u8 {
-    match ch {
-        b'0'..=b'9' => 0xf0 + (ch - b'0'),
-        b'A'..=b'I' => 0xc1 + (ch - b'A'),
-        b'J'..=b'R' => 0xd1 + (ch - b'J'),
-        b'S'..=b'Z' => 0xe2 + (ch - b'S'),
-        b'a'..=b'z' => ascii_to_ebcdic(ch.to_ascii_uppercase()),
-        _ => 0x40,
-    }
 }

@@ -22,6 +22,7 @@ pub mod config;
 pub mod cp;
 pub mod dasd;
 mod dma;
+pub mod ebcdic;
 pub mod eckd;
 pub mod faults;
 pub mod ipl;
