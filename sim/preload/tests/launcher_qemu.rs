@@ -25,6 +25,26 @@ const C0FFEE: [u8; 16] = [
     0x0d, 0x10, 0x82, 0x00, 0x10, 0x06, 0x07, 0x07, 0x00, 0x0a, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xee,
 ];
 
+/// QEMU's arguments for an IPL from the simulated device: the guest's
+/// disabled wait is a panic, reported and then the end of the run.
+const IPL_FROM_THE_DEVICE: [&str; 15] = [
+    "-device",
+    "vfio-ccw,sysfsdev=@SYSFSDEV@,devno=fe.0.0001,bootindex=1",
+    "-d",
+    "guest_errors",
+    "-action",
+    "panic=shutdown",
+    "-no-reboot",
+    "-serial",
+    "none",
+    "-monitor",
+    "none",
+    "-chardev",
+    "stdio,id=con",
+    "-device",
+    "sclpconsole,chardev=con",
+];
+
 fn stock_qemu() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("QVC_STOCK_QEMU") {
         let path = PathBuf::from(path);
@@ -216,29 +236,7 @@ fn stock_qemu_ipls_a_simulated_dasd_and_runs_its_payload() {
         entry: 0x20000,
     };
     make_ipl_volume(&volume, 3, "VFIOCC", &payload).expect("an IPL volume");
-    let (status, text) = run_qemu(
-        &volume,
-        &[
-            "-device",
-            "vfio-ccw,sysfsdev=@SYSFSDEV@,devno=fe.0.0001,bootindex=1",
-            // The guest's disabled wait is a panic: report it, then end.
-            "-d",
-            "guest_errors",
-            "-action",
-            "panic=shutdown",
-            "-no-reboot",
-            "-serial",
-            "none",
-            "-monitor",
-            "none",
-            "-chardev",
-            "stdio,id=con",
-            "-device",
-            "sclpconsole,chardev=con",
-        ],
-        "",
-        Duration::from_secs(120),
-    );
+    let (status, text) = run_qemu(&volume, &IPL_FROM_THE_DEVICE, "", Duration::from_secs(120));
     assert!(
         text.contains("executing ccw chain"),
         "the firmware's DASD IPL: {text}"
@@ -263,23 +261,7 @@ fn stock_qemu_refuses_to_ipl_a_volume_without_ipl_records() {
     let dir = scratch("no-ipl");
     let (_, text) = run_qemu(
         &blank_volume(&dir),
-        &[
-            "-device",
-            "vfio-ccw,sysfsdev=@SYSFSDEV@,devno=fe.0.0001,bootindex=1",
-            "-d",
-            "guest_errors",
-            "-action",
-            "panic=shutdown",
-            "-no-reboot",
-            "-serial",
-            "none",
-            "-monitor",
-            "none",
-            "-chardev",
-            "stdio,id=con",
-            "-device",
-            "sclpconsole,chardev=con",
-        ],
+        &IPL_FROM_THE_DEVICE,
         "",
         Duration::from_secs(120),
     );
