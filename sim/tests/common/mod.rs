@@ -378,3 +378,19 @@ pub fn sense_0_1_7(d: &dyn CcwDevice) -> (u8, u8, u8) {
     let s = d.sense();
     (s[0], s[1], s[7])
 }
+
+/// Runs Hercules' `dasdinit` with `args` (it makes the independent CKD
+/// volumes the image tests compare with). True when it made the volume;
+/// false, after saying why, when it cannot run here, which CI does not
+/// accept.
+pub fn dasdinit(args: &[&std::ffi::OsStr]) -> bool {
+    match std::process::Command::new("dasdinit").args(args).output() {
+        Ok(out) if out.status.success() => true,
+        other => {
+            let why = format!("dasdinit (Debian package hercules) cannot make a volume: {other:?}");
+            assert!(std::env::var("CI").is_err(), "{why}");
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
