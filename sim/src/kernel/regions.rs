@@ -6,6 +6,27 @@
 use super::*;
 
 impl Inner {
+    /// What a region read and write do first: count the operation, apply
+    /// the faults that act before it, refuse an access past the region's
+    /// end; returns the faults that act after it and the bytes to move
+    /// (fewer for a `short` fault).
+    fn begin_access(
+        &mut self,
+        kind: OpKind,
+        index: u64,
+        pos: usize,
+        len: usize,
+    ) -> Result<(Vec<FaultAction>, usize), Errno> {
+        self.stats.ops.bump(kind);
+        let after = self.pre_faults(kind)?;
+        let (size, _, _) = region_desc(index as u32);
+        if pos + len > size {
+            return Err(Errno::EINVAL);
+        }
+        let count = Self::short(&after).map_or(len, |n| n.min(len));
+        Ok((after, count))
+    }
+
     pub(super) fn region_read(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         let index = offset >> uapi::VFIO_CCW_OFFSET_SHIFT;
         let pos = (offset & 0x3ff) as usize;
@@ -18,13 +39,7 @@ impl Inner {
             OpKind::SchibRead,
             OpKind::CrwRead,
         ][index as usize];
-        self.stats.ops.bump(kind);
-        let after = self.pre_faults(kind)?;
-        let (size, _, _) = region_desc(index as u32);
-        if pos + buf.len() > size {
-            return Err(Errno::EINVAL);
-        }
-        let count = Self::short(&after).map_or(buf.len(), |n| n.min(buf.len()));
+        let (after, count) = self.begin_access(kind, index, pos, buf.len())?;
         let image: Vec<u8> = match index {
             0 => self.io.to_vec(),
             1 => self.cmd.to_vec(),
@@ -48,13 +63,7 @@ impl Inner {
             // SCHIB and CRW regions are read-only.
             _ => return Err(Errno::EINVAL),
         };
-        self.stats.ops.bump(kind);
-        let after = self.pre_faults(kind)?;
-        let (size, _, _) = region_desc(index as u32);
-        if pos + buf.len() > size {
-            return Err(Errno::EINVAL);
-        }
-        let count = Self::short(&after).map_or(buf.len(), |n| n.min(buf.len()));
+        let (after, count) = self.begin_access(kind, index, pos, buf.len())?;
         let ret = if index == 0 {
             self.io[pos..pos + count].copy_from_slice(&buf[..count]);
             let mode = if after.contains(&FaultAction::Stall) {
