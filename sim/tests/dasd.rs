@@ -172,30 +172,26 @@ fn an_unknown_command_is_rejected() {
     assert_eq!(dasd.sense()[0], SENSE0_COMMAND_REJECT);
 }
 
+/// Seeks track 0 and searches until `id` is found (status modifier).
+fn find_on_track_0(dasd: &mut Dasd3390, id: &[u8; 5]) {
+    dasd.command(CMD_SEEK, Transfer::Write(&[0; 6]));
+    while dasd.command(CMD_SEARCH_ID_EQUAL, Transfer::Write(id)).dstat & dstat::STATUS_MODIFIER == 0
+    {
+    }
+}
+
 #[test]
 fn write_data_persists_across_reopen() {
     let path = ipl_volume("write.3390", &[1; 16]);
     let record = [0, 0, 0, 0, 4];
     {
         let mut dasd = Dasd3390::open(&path).unwrap();
-        dasd.command(CMD_SEEK, Transfer::Write(&[0; 6]));
-        while dasd
-            .command(CMD_SEARCH_ID_EQUAL, Transfer::Write(&record))
-            .dstat
-            & dstat::STATUS_MODIFIER
-            == 0
-        {}
+        find_on_track_0(&mut dasd, &record);
         let r = dasd.command(CMD_WRITE_DATA, Transfer::Write(b"persisted bytes!"));
         assert_eq!((r.dstat, r.len), (CE_DE, 16));
     }
     let mut dasd = Dasd3390::open(&path).unwrap();
-    dasd.command(CMD_SEEK, Transfer::Write(&[0; 6]));
-    while dasd
-        .command(CMD_SEARCH_ID_EQUAL, Transfer::Write(&record))
-        .dstat
-        & dstat::STATUS_MODIFIER
-        == 0
-    {}
+    find_on_track_0(&mut dasd, &record);
     let mut buf = [0u8; 16];
     dasd.command(CMD_READ_DATA, Transfer::Read(&mut buf));
     assert_eq!(&buf, b"persisted bytes!");
