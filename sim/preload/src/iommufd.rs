@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 use vfio_ccw_sim::{Kernel, SimDeviceFd, DMA_READ, DMA_WRITE, PAGE_SIZE};
 
+use crate::vfio::{self, u32_at, u64_at, MAX_ARGSZ};
+
 const IOMMUFD_TYPE: c_ulong = b';' as c_ulong;
 const VFIO_TYPE: c_ulong = IOMMUFD_TYPE;
 const VFIO_BASE: c_ulong = 100;
@@ -40,9 +42,6 @@ pub const VFIO_DEVICE_DETACH_IOMMUFD_PT: c_ulong = io(VFIO_TYPE, VFIO_BASE + 20)
 const IOMMU_IOAS_MAP_FIXED_IOVA: u32 = 1;
 const IOMMU_IOAS_MAP_WRITEABLE: u32 = 2;
 const IOMMU_IOAS_MAP_READABLE: u32 = 4;
-
-/// Bigger ioctl arguments than this are refused before copying.
-const MAX_SIZE: u32 = 1 << 16;
 
 /// The objects of one open `/dev/iommu`; ids come from one space, from 1.
 #[derive(Default)]
@@ -108,7 +107,7 @@ unsafe fn argument(arg: *mut c_void, min: usize, full: usize) -> Result<(Vec<u8>
     }
     // SAFETY: every such argument starts with a readable u32.
     let size = unsafe { arg.cast::<u32>().read_unaligned() };
-    if (size as usize) < min || size > MAX_SIZE {
+    if (size as usize) < min || size > MAX_ARGSZ {
         return Err(Errno::EINVAL);
     }
     let size = size as usize;
@@ -131,14 +130,6 @@ unsafe fn respond(arg: *mut c_void, bytes: &[u8], n: usize) {
     let n = n.min(bytes.len());
     // SAFETY: by the caller's contract.
     unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), arg.cast::<u8>(), n) };
-}
-
-fn u32_at(buf: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(buf: &[u8], at: usize) -> u64 {
-    u64::from_ne_bytes(buf[at..at + 8].try_into().expect("8 bytes"))
 }
 
 fn put_u32(buf: &mut [u8], at: usize, v: u32) {
@@ -362,15 +353,16 @@ pub unsafe fn bind(
     arg: *mut c_void,
 ) -> Result<Binding, Errno> {
     // SAFETY: forwarded contract (vfio's argsz-led form: no E2BIG check).
-    let (mut buf, size) = unsafe { vfio_argument(arg, 16) }?;
+    let mut buf = unsafe { vfio::argument(arg, 16) }?;
     if u32_at(&buf, 4) != 0 {
         return Err(Errno::EINVAL);
     }
     let device = Arc::new(kernel.open_device()?);
     let devid = lock(&ictx).alloc_id(Object::Access);
     put_u32(&mut buf, 12, devid);
-    // SAFETY: the caller's argument has `size` >= 16 bytes.
-    unsafe { respond(arg, &buf, size.min(16)) };
+    // SAFETY: the caller's argument has argsz >= 16 bytes; the kernel
+    // writes back the 16 it defines.
+    unsafe { respond(arg, &buf, 16) };
     Ok(Binding {
         ictx,
         devid,
@@ -386,24 +378,8 @@ pub unsafe fn bind(
 /// `arg` as VFIO_DEVICE_BIND_IOMMUFD defines it.
 pub unsafe fn bind_target(arg: *mut c_void) -> Result<c_int, Errno> {
     // SAFETY: forwarded contract.
-    let (buf, _) = unsafe { vfio_argument(arg, 16) }?;
+    let buf = unsafe { vfio::argument(arg, 16) }?;
     Ok(u32_at(&buf, 8) as c_int)
-}
-
-/// A vfio argument led by argsz: at least `min` bytes, `min` of them read.
-unsafe fn vfio_argument(arg: *mut c_void, min: usize) -> Result<(Vec<u8>, usize), Errno> {
-    if arg.is_null() {
-        return Err(Errno::EFAULT);
-    }
-    // SAFETY: an argsz-led argument starts with a readable u32.
-    let argsz = unsafe { arg.cast::<u32>().read_unaligned() };
-    if (argsz as usize) < min || argsz > MAX_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mut buf = vec![0u8; min];
-    // SAFETY: at least `min` bytes are readable.
-    unsafe { std::ptr::copy_nonoverlapping(arg.cast::<u8>(), buf.as_mut_ptr(), min) };
-    Ok((buf, argsz as usize))
 }
 
 impl Binding {
@@ -414,7 +390,7 @@ impl Binding {
     /// `arg` as the ioctl defines it.
     pub unsafe fn attach(&mut self, kernel: &Kernel, arg: *mut c_void) -> Result<c_int, Errno> {
         // SAFETY: forwarded contract.
-        let (buf, _) = unsafe { vfio_argument(arg, 12) }?;
+        let buf = unsafe { vfio::argument(arg, 12) }?;
         if u32_at(&buf, 4) != 0 {
             return Err(Errno::EINVAL);
         }
@@ -454,7 +430,7 @@ impl Binding {
     /// `arg` as the ioctl defines it.
     pub unsafe fn detach(&mut self, kernel: &Kernel, arg: *mut c_void) -> Result<c_int, Errno> {
         // SAFETY: forwarded contract.
-        let (buf, _) = unsafe { vfio_argument(arg, 8) }?;
+        let buf = unsafe { vfio::argument(arg, 8) }?;
         if u32_at(&buf, 4) != 0 {
             return Err(Errno::EINVAL);
         }

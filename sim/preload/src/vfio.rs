@@ -31,7 +31,7 @@ const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: u16 = 3;
 /// What the type1 driver allows by default (its dma_entry_limit).
 const DMA_ENTRY_LIMIT: u32 = 65535;
 /// Bigger ioctl arguments than this are refused before copying.
-const MAX_ARGSZ: u32 = 1 << 16;
+pub(crate) const MAX_ARGSZ: u32 = 1 << 16;
 
 enum Node {
     /// `mappings` mirrors the model's DMA mappings made through this
@@ -224,7 +224,7 @@ pub fn pwrite(fd: RawFd, buf: &[u8], offset: libc::off_t) -> Result<usize, Errno
 /// # Safety
 /// `arg` is NULL or points to an argument of at least the argsz it
 /// starts with.
-unsafe fn argument(arg: *mut c_void, min: usize) -> Result<Vec<u8>, Errno> {
+pub(crate) unsafe fn argument(arg: *mut c_void, min: usize) -> Result<Vec<u8>, Errno> {
     if arg.is_null() {
         return Err(Errno::EFAULT);
     }
@@ -248,11 +248,11 @@ unsafe fn copy_back(arg: *mut c_void, bytes: &[u8]) {
     unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), arg.cast::<u8>(), bytes.len()) };
 }
 
-fn u32_at(buf: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(buf: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
 }
 
-fn u64_at(buf: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(buf: &[u8], at: usize) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&buf[at..at + 8]);
     u64::from_ne_bytes(b)
