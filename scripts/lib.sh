@@ -33,14 +33,35 @@ add_apt_source() {
     [ -z "$keyring" ] || want+=$(printf '\nSigned-By: %s' "$keyring")
     if [ ! -f "$file" ] || [ "$(cat "$file")" != "$want" ]; then
         printf '%s\n' "$want" >"$file"
-        QVC_APT_UPDATED=
     fi
 }
 
+# apt_lists_key: what apt's package lists depend on: the apt configuration
+# in use (APT_CONFIG can point at other list directories), the foreign
+# architectures and every source entry. A change to any of them calls for
+# another apt-get update.
+apt_lists_key() {
+    {
+        printf 'APT_CONFIG=%s\n' "${APT_CONFIG:-}"
+        dpkg --print-foreign-architectures
+        # Whichever of them exist.
+        cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+    } | sha256sum | cut -c1-16
+}
+
+# apt_update_once: apt-get update, unless this command (or the one that
+# started it: the key is exported) already did so for the same sources,
+# architectures and configuration. Every apt look-up (apt-cache, apt-get
+# source/download/install) comes after it: on a fresh machine the lists of
+# an added architecture or deb-src entry do not exist yet, and lists left
+# by an earlier session may name versions the archive no longer serves.
+# Setting QVC_APT_UPDATED= forces the next call to update.
 apt_update_once() {
-    if [ -z "${QVC_APT_UPDATED:-}" ]; then
-        apt-get update -qq
-        QVC_APT_UPDATED=1
+    local key
+    key=$(apt_lists_key)
+    if [ "${QVC_APT_UPDATED:-}" != "$key" ]; then
+        apt-get update -qq || die "apt-get update failed"
+        export QVC_APT_UPDATED=$key
     fi
 }
 
@@ -64,10 +85,7 @@ debian_rust() {
     local host version stamp tmp
     [ "$(id -u)" -eq 0 ] || die "run as root: packages are installed with apt"
     host=$(dpkg --print-architecture)
-    if ! dpkg --print-foreign-architectures | grep -qx s390x; then
-        dpkg --add-architecture s390x
-        QVC_APT_UPDATED=
-    fi
+    dpkg --print-foreign-architectures | grep -qx s390x || dpkg --add-architecture s390x
     apt_update_once
     version=$(comm -12 \
         <(apt-cache show "rustc-web:$host" 2>/dev/null | awk '/^Version:/{print $2}' | sort -u) \
