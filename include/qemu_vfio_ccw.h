@@ -40,6 +40,12 @@
 #define QVC_ACTION_INJECT_IO_INTERRUPT (1 << 3)
 
 /**
+ * Region indexes looked at, at most. vfio-ccw has 4 today; a kernel
+ * claiming up to 2^32 must not make realize issue 2^32 ioctls.
+ */
+#define MAX_REGIONS 64
+
+/**
  * The result of every call.
  */
 enum QvcStatus

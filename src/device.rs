@@ -130,7 +130,7 @@ impl Device {
             error,
         };
         let info = regions::device_info(&*fd).map_err(fail)?;
-        let regions = regions::discover(&*fd, &info).map_err(fail)?;
+        let regions = regions::discover(&*fd, &info, name).map_err(fail)?;
         let io_irq = irq::connect(&*fd, Irq::Io, info.num_irqs).map_err(fail)?;
         let mut device = Device {
             name: name.to_owned(),
