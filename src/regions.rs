@@ -26,6 +26,7 @@ const MAX_REGION_INFO_SIZE: u32 = 4096;
 const MAX_CAPABILITIES: usize = 32;
 /// Region indexes looked at, at most. vfio-ccw has 4 today; a kernel
 /// claiming up to 2^32 must not make realize issue 2^32 ioctls.
+/// cbindgen:ignore
 pub const MAX_REGIONS: u32 = 64;
 
 /// What VFIO_DEVICE_GET_INFO says about the device.
