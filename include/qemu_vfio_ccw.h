@@ -40,6 +40,14 @@
 #define QVC_ACTION_INJECT_IO_INTERRUPT (1 << 3)
 
 /**
+ * [`qvc_device_crw_interrupt`] stores at most this many reports per
+ * call, whatever capacity it is given; the eventfd fires again for the
+ * rest. It bounds both the slice built on the caller's pointer and the
+ * reads a kernel that never ends its queue can cause.
+ */
+#define QVC_CRW_CAPACITY_MAX 64
+
+/**
  * The result of every call.
  */
 enum QvcStatus
@@ -72,6 +80,11 @@ enum QvcStatus
    * An argument is out of range or a pointer is misaligned.
    */
   QVC_STATUS_INVALID_ARGUMENT = 5,
+  /**
+   * Called from inside another call of the library (the log handler
+   * called back); nothing was done.
+   */
+  QVC_STATUS_REENTRANT = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -146,8 +159,9 @@ typedef uint32_t QvcIrq;
 /**
  * Receives each message of the library, NUL-terminated, naming the
  * device. Called on the thread that made the library call, possibly
- * while the library holds a device lock: it must not call back into the
- * library.
+ * while the library holds a device lock: a call back into the library
+ * from here is refused with `QVC_STATUS_REENTRANT` (only
+ * [`qvc_status_str`] works).
  */
 typedef void (*QvcLogFn)(void *opaque, QvcLogLevel level, const char *message);
 
@@ -290,10 +304,11 @@ QvcStatus qvc_set_log_handler(QvcLogFn log_fn, void *opaque);
  * `fd` stays the caller's: the library never closes it, and it must stay
  * open until [`qvc_device_unrealize`]. `name` names the device in every
  * message (the host subchannel id, e.g. "0.0.0313"). `config` may be
- * NULL for the defaults. On success `*handle_out` is the new handle. On
- * `QVC_STATUS_REALIZE_FAILED`, `err_buf` (if not NULL) receives a
- * NUL-terminated message of at most `err_len` bytes naming the device and
- * the cause.
+ * NULL for the defaults; each of its `bool` fields must hold 0 or 1. On
+ * success `*handle_out` is the new handle. On `QVC_STATUS_REALIZE_FAILED`
+ * and on `QVC_STATUS_INVALID_ARGUMENT` for a bad `config`, `err_buf` (if
+ * not NULL) receives a NUL-terminated message of at most `err_len` bytes
+ * naming the device and the cause.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string; `config` is NULL or points
@@ -308,9 +323,10 @@ QvcStatus qvc_device_realize(int fd,
                              size_t err_len);
 
 /**
- * Unrealizes the device: disconnects its interrupts (request, CRW, I/O),
- * closes their eventfds, and invalidates `handle`. The device fd stays
- * open (QEMU's VFIO code closes it).
+ * Unrealizes the device: waits for calls on it in flight on other
+ * threads, disconnects its interrupts (request, CRW, I/O), closes their
+ * eventfds, and invalidates `handle`. Once it returns, the library makes
+ * no call on the device fd, which stays open (QEMU's VFIO code closes it).
  */
 QvcStatus qvc_device_unrealize(QvcHandle handle);
 
@@ -386,8 +402,9 @@ QvcStatus qvc_device_io_interrupt(QvcHandle handle,
 
 /**
  * The CRW eventfd is readable: stores up to `capacity` channel reports
- * in `crws` and their number in `*count_out`; queue each with
- * css_crw_add_to_queue. If more remain, the eventfd fires again.
+ * (and at most [`QVC_CRW_CAPACITY_MAX`]) in `crws` and their number in
+ * `*count_out`; queue each with css_crw_add_to_queue. If more remain,
+ * the eventfd fires again.
  *
  * # Safety
  * `crws` is NULL or writable for `capacity` CRWs; `count_out` is NULL or

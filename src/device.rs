@@ -40,6 +40,14 @@ pub const ACTION_INJECT_IO_INTERRUPT: u32 = 1 << 3;
 /// cbindgen:ignore
 pub const EAGAIN_RETRIES: u32 = 1000;
 
+/// How many times a region access interrupted by a signal (EINTR) is
+/// retried before it counts as failed, like any other errno (upstream
+/// treats EINTR as a failed access at once). A few retries ride out a
+/// stray signal; a kernel that answers EINTR forever must not spin the
+/// vCPU, which holds QEMU's big lock.
+/// cbindgen:ignore
+pub const EINTR_RETRIES: u32 = 8;
+
 /// What QEMU must do after an operation: return `ret`, then apply
 /// `actions` in the order of their bits.
 #[repr(C)]
@@ -122,7 +130,7 @@ impl Device {
             error,
         };
         let info = regions::device_info(&*fd).map_err(fail)?;
-        let regions = regions::discover(&*fd, &info).map_err(fail)?;
+        let regions = regions::discover(&*fd, &info, name).map_err(fail)?;
         let io_irq = irq::connect(&*fd, Irq::Io, info.num_irqs).map_err(fail)?;
         let mut device = Device {
             name: name.to_owned(),
@@ -251,6 +259,11 @@ impl Device {
             HostError::Errno(Errno::EAGAIN) => warn!(
                 "vfio-ccw {}: {what}: the host driver stayed busy (EAGAIN) through {EAGAIN_RETRIES} retries",
                 self.name
+            ),
+            HostError::Errno(Errno::EINTR) => error!(
+                "vfio-ccw {}: {what}: the region write was interrupted (EINTR) {} times in a row; given up",
+                self.name,
+                EINTR_RETRIES + 1
             ),
             HostError::Errno(e @ (Errno::EBUSY | Errno::ENODEV | Errno::EACCES)) => {
                 debug!("vfio-ccw {}: {what}: {}", self.name, e.desc())
@@ -396,35 +409,50 @@ impl Device {
     }
 
     fn write_region(&self, bytes: &[u8], offset: u64) -> Result<(), HostError> {
-        let mut retries = 0;
-        loop {
-            match self.fd.write_at(bytes, offset) {
-                Ok(n) if n == bytes.len() => return Ok(()),
-                Ok(_) => return Err(HostError::Short),
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) if retries < EAGAIN_RETRIES => {
-                    retries += 1;
-                    std::thread::yield_now();
-                }
-                Err(e) => return Err(HostError::Errno(e)),
-            }
-        }
+        retrying(bytes.len(), EAGAIN_RETRIES, || {
+            self.fd.write_at(bytes, offset)
+        })
     }
 
     fn read_region(&self, bytes: &mut [u8], offset: u64) -> Result<(), HostError> {
-        loop {
-            match self.fd.read_at(bytes, offset) {
-                Ok(n) if n == bytes.len() => return Ok(()),
-                Ok(_) => return Err(HostError::Short),
-                Err(Errno::EINTR) => {}
-                Err(e) => return Err(HostError::Errno(e)),
+        // A read is never refused with EAGAIN by the driver's lock; if a
+        // kernel says so anyway, it is a failure like any other.
+        let len = bytes.len();
+        retrying(len, 0, || self.fd.read_at(bytes, offset))
+    }
+}
+
+/// Runs one region access until it moves all `len` bytes or fails for
+/// good: EINTR is retried [`EINTR_RETRIES`] times and EAGAIN
+/// `eagain_retries` times (with a yield, to let the holder of the
+/// driver's lock run), so a kernel answering either forever ends the loop
+/// with that errno. Every other errno and any short count end it at once.
+fn retrying(
+    len: usize,
+    eagain_retries: u32,
+    mut access: impl FnMut() -> Result<usize, Errno>,
+) -> Result<(), HostError> {
+    let (mut eintr, mut eagain) = (0, 0);
+    loop {
+        match access() {
+            Ok(n) if n == len => return Ok(()),
+            Ok(_) => return Err(HostError::Short),
+            Err(Errno::EINTR) if eintr < EINTR_RETRIES => eintr += 1,
+            Err(Errno::EAGAIN) if eagain < eagain_retries => {
+                eagain += 1;
+                std::thread::yield_now();
             }
+            Err(e) => return Err(HostError::Errno(e)),
         }
     }
 }
 
 fn read_error(region: &str, error: HostError) -> String {
     match error {
+        HostError::Errno(Errno::EINTR) => format!(
+            "the {region} region read was interrupted (EINTR) {} times in a row; given up",
+            EINTR_RETRIES + 1
+        ),
         HostError::Errno(e) => format!("reading the {region} region failed: {}", e.desc()),
         HostError::Short => format!("the {region} region read was cut short"),
     }

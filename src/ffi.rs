@@ -11,8 +11,13 @@
 //!   that was never issued or is already unrealized is recognised and
 //!   refused;
 //! - QEMU calls with its big lock held, but the library does not rely on
-//!   it: each device has its own lock.
+//!   it: each device has its own lock, and [`qvc_device_unrealize`] waits
+//!   for calls in flight on other threads, so no call reaches the device
+//!   fd after it returns;
+//! - a call made from inside another (the log handler calling back) is
+//!   refused with `QVC_STATUS_REENTRANT` instead of deadlocking.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -47,6 +52,9 @@ pub enum QvcStatus {
     RealizeFailed = 4,
     /// An argument is out of range or a pointer is misaligned.
     InvalidArgument = 5,
+    /// Called from inside another call of the library (the log handler
+    /// called back); nothing was done.
+    Reentrant = 6,
 }
 
 /// The vfio-ccw interrupts, for [`qvc_device_irq_fd`].
@@ -77,8 +85,9 @@ pub enum QvcLogLevel {
 
 /// Receives each message of the library, NUL-terminated, naming the
 /// device. Called on the thread that made the library call, possibly
-/// while the library holds a device lock: it must not call back into the
-/// library.
+/// while the library holds a device lock: a call back into the library
+/// from here is refused with `QVC_STATUS_REENTRANT` (only
+/// [`qvc_status_str`] works).
 pub type QvcLogFn =
     Option<unsafe extern "C" fn(opaque: *mut c_void, level: QvcLogLevel, message: *const c_char)>;
 
@@ -91,6 +100,12 @@ pub const QVC_ACTION_SET_SENSE: u32 = 1 << 2;
 /// Call css_inject_io_interrupt(sch), after the copies.
 pub const QVC_ACTION_INJECT_IO_INTERRUPT: u32 = 1 << 3;
 
+/// [`qvc_device_crw_interrupt`] stores at most this many reports per
+/// call, whatever capacity it is given; the eventfd fires again for the
+/// rest. It bounds both the slice built on the caller's pointer and the
+/// reads a kernel that never ends its queue can cause.
+pub const QVC_CRW_CAPACITY_MAX: usize = 64;
+
 const _: () = {
     assert!(QVC_ACTION_SET_SCHIB == crate::device::ACTION_SET_SCHIB);
     assert!(QVC_ACTION_SET_ESW == crate::device::ACTION_SET_ESW);
@@ -98,7 +113,9 @@ const _: () = {
     assert!(QVC_ACTION_INJECT_IO_INTERRUPT == crate::device::ACTION_INJECT_IO_INTERRUPT);
 };
 
-type Shared = Arc<Mutex<Device>>;
+/// A registered device; `None` once unrealized. A call that found the
+/// handle before unrealize removed it finds `None` here and is refused.
+type Shared = Arc<Mutex<Option<Device>>>;
 
 static DEVICES: Lazy<Mutex<HashMap<QvcHandle, Shared>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
@@ -114,23 +131,67 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Makes `device` reachable through the ABI. Public so that Rust tests
 /// can put a device on any [`crate::kernel::DeviceFd`] behind a handle.
 pub fn register(device: Device) -> QvcHandle {
-    let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-    lock(&DEVICES).insert(handle, Arc::new(Mutex::new(device)));
-    handle
+    let mut handle = 0;
+    publish(device, |issued| {
+        handle = issued;
+        Ok(())
+    })
+    .map(|()| handle)
+    .unwrap_or_default()
 }
 
-fn device(handle: QvcHandle) -> Result<Shared, QvcStatus> {
+/// Issues a handle for `device`, hands it to `write_out` and only then
+/// makes the device reachable: if writing the handle out fails (or
+/// panics), the device is torn down here instead of staying registered
+/// under a handle nobody has.
+pub fn publish(
+    device: Device,
+    write_out: impl FnOnce(QvcHandle) -> Result<(), QvcStatus>,
+) -> Result<(), QvcStatus> {
+    let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+    // `device` drops (disconnecting its interrupts) if this unwinds.
+    write_out(handle)?;
+    lock(&DEVICES).insert(handle, Arc::new(Mutex::new(Some(device))));
+    Ok(())
+}
+
+/// Runs `op` on the device of `handle`, under its lock.
+fn with_device<R>(handle: QvcHandle, op: impl FnOnce(&mut Device) -> R) -> Result<R, QvcStatus> {
     // Cloning the Arc keeps the registry lock short and allocates nothing.
-    lock(&DEVICES)
+    let shared = lock(&DEVICES)
         .get(&handle)
         .cloned()
-        .ok_or(QvcStatus::InvalidHandle)
+        .ok_or(QvcStatus::InvalidHandle)?;
+    let mut device = lock(&shared);
+    device.as_mut().map(op).ok_or(QvcStatus::InvalidHandle)
 }
 
-/// Runs `body` with panics caught and the logger installed.
+thread_local! {
+    /// True while this thread is inside a call of the library.
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears [`IN_CALL`] when the call ends, however it ends.
+struct CallGuard;
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        IN_CALL.with(|in_call| in_call.set(false));
+    }
+}
+
+/// Runs `body` with panics caught and the logger installed, unless this
+/// thread is already inside a call (the log handler calling back), which
+/// would deadlock on the lock that call holds.
 fn boundary(body: impl FnOnce() -> Result<(), QvcStatus>) -> QvcStatus {
-    logging::install();
-    match catch_unwind(AssertUnwindSafe(body)) {
+    if IN_CALL.with(|in_call| in_call.replace(true)) {
+        return QvcStatus::Reentrant;
+    }
+    let _guard = CallGuard;
+    match catch_unwind(AssertUnwindSafe(|| {
+        logging::install();
+        body()
+    })) {
         Ok(Ok(())) => QvcStatus::Ok,
         Ok(Err(status)) => status,
         Err(_) => QvcStatus::Panic,
@@ -179,6 +240,7 @@ pub extern "C" fn qvc_status_str(status: u32) -> *const c_char {
         3 => c"internal error in the vfio-ccw library (caught panic)",
         4 => c"device realize failed",
         5 => c"invalid argument",
+        6 => c"called from inside another call of the vfio-ccw library (log handler)",
         _ => c"unknown status",
     };
     text.as_ptr()
@@ -217,10 +279,11 @@ pub extern "C" fn qvc_set_log_handler(log_fn: QvcLogFn, opaque: *mut c_void) -> 
 /// `fd` stays the caller's: the library never closes it, and it must stay
 /// open until [`qvc_device_unrealize`]. `name` names the device in every
 /// message (the host subchannel id, e.g. "0.0.0313"). `config` may be
-/// NULL for the defaults. On success `*handle_out` is the new handle. On
-/// `QVC_STATUS_REALIZE_FAILED`, `err_buf` (if not NULL) receives a
-/// NUL-terminated message of at most `err_len` bytes naming the device and
-/// the cause.
+/// NULL for the defaults; each of its `bool` fields must hold 0 or 1. On
+/// success `*handle_out` is the new handle. On `QVC_STATUS_REALIZE_FAILED`
+/// and on `QVC_STATUS_INVALID_ARGUMENT` for a bad `config`, `err_buf` (if
+/// not NULL) receives a NUL-terminated message of at most `err_len` bytes
+/// naming the device and the cause.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string; `config` is NULL or points
@@ -242,13 +305,7 @@ pub unsafe extern "C" fn qvc_device_realize(
         let handle_out = output(handle_out)?;
         // SAFETY: non-null and NUL-terminated by the caller's contract.
         let name = unsafe { CStr::from_ptr(name) }.to_string_lossy();
-        let config = if config.is_null() {
-            Config::default()
-        } else {
-            // SAFETY: non-null and readable by the caller's contract.
-            unsafe { input(config) }?
-        };
-        let fail = |message: &str| {
+        let fail = |status: QvcStatus, message: &str| {
             if !err_buf.is_null() && err_len > 0 {
                 let bytes = message.as_bytes();
                 let n = bytes.len().min(err_len - 1);
@@ -259,34 +316,72 @@ pub unsafe extern "C" fn qvc_device_realize(
                     *err_buf.add(n) = 0;
                 }
             }
-            QvcStatus::RealizeFailed
+            status
+        };
+        let config = if config.is_null() {
+            Config::default()
+        } else {
+            // SAFETY: non-null and readable by the caller's contract.
+            unsafe { read_config(config) }.map_err(|cause| {
+                fail(
+                    QvcStatus::InvalidArgument,
+                    &format!("vfio-ccw {name}: {cause}"),
+                )
+            })?
         };
         if fd < 0 {
-            return Err(fail(&format!("vfio-ccw {name}: no device fd (fd {fd})")));
+            return Err(fail(
+                QvcStatus::RealizeFailed,
+                &format!("vfio-ccw {name}: no device fd (fd {fd})"),
+            ));
         }
         match Device::realize(Box::new(RawDeviceFd::new(fd)), &name, config) {
-            Ok(device) => {
+            Ok(device) => publish(device, |handle| {
                 // SAFETY: checked non-null; writable by the caller's contract.
-                unsafe { store(handle_out, register(device)) };
+                unsafe { store(handle_out, handle) };
                 Ok(())
-            }
-            Err(e) => Err(fail(&e.to_string())),
+            }),
+            Err(e) => Err(fail(QvcStatus::RealizeFailed, &e.to_string())),
         }
     })
 }
 
-/// Unrealizes the device: disconnects its interrupts (request, CRW, I/O),
-/// closes their eventfds, and invalidates `handle`. The device fd stays
-/// open (QEMU's VFIO code closes it).
+/// Reads a C `QvcConfig` as bytes: a `bool` field holding anything but
+/// 0 or 1 would be undefined behaviour as a Rust `bool`.
+///
+/// # Safety
+/// `config` is non-null and valid for reads of a `QvcConfig`.
+unsafe fn read_config(config: *const Config) -> Result<Config, String> {
+    const SIZE: usize = std::mem::size_of::<Config>();
+    // SAFETY: by the caller's contract; a byte array has no invalid values.
+    let bytes = unsafe { input(config.cast::<[u8; SIZE]>()) }.map_err(|_| "no config")?;
+    let force_orb_pfch = match bytes[std::mem::offset_of!(Config, force_orb_pfch)] {
+        0 => false,
+        1 => true,
+        other => {
+            return Err(format!(
+                "config force_orb_pfch holds {other:#04x}, not a bool (0 or 1)"
+            ))
+        }
+    };
+    Ok(Config { force_orb_pfch })
+}
+
+/// Unrealizes the device: waits for calls on it in flight on other
+/// threads, disconnects its interrupts (request, CRW, I/O), closes their
+/// eventfds, and invalidates `handle`. Once it returns, the library makes
+/// no call on the device fd, which stays open (QEMU's VFIO code closes it).
 #[no_mangle]
 pub extern "C" fn qvc_device_unrealize(handle: QvcHandle) -> QvcStatus {
     boundary(|| {
         let shared = lock(&DEVICES)
             .remove(&handle)
             .ok_or(QvcStatus::InvalidHandle)?;
-        // The device drops (and disconnects) here unless a call on another
-        // thread still holds it; then it drops when that call returns.
-        drop(shared);
+        // Taking the lock waits for the call in flight, if any; later
+        // calls that already found the handle see `None`. The device
+        // drops here, so its teardown ioctls happen before we return.
+        let device = lock(&shared).take();
+        drop(device);
         Ok(())
     })
 }
@@ -311,8 +406,7 @@ pub unsafe extern "C" fn qvc_device_irq_fd(
             2 => Irq::Req,
             _ => return Err(QvcStatus::InvalidArgument),
         };
-        let shared = device(handle)?;
-        let fd = lock(&shared).irq_fd(irq).unwrap_or(-1);
+        let fd = with_device(handle, |device| device.irq_fd(irq))?.unwrap_or(-1);
         // SAFETY: checked non-null; writable by the caller's contract.
         unsafe { store(fd_out, fd) };
         Ok(())
@@ -334,8 +428,7 @@ unsafe fn outcome_call<T>(
     boundary(|| {
         let out = output(out)?;
         let inputs = inputs()?;
-        let shared = device(handle)?;
-        let outcome = op(&mut lock(&shared), inputs);
+        let outcome = with_device(handle, |device| op(device, inputs))?;
         // SAFETY: checked non-null; writable by the caller's contract.
         unsafe { store(out, outcome) };
         Ok(())
@@ -458,8 +551,9 @@ pub unsafe extern "C" fn qvc_device_io_interrupt(
 }
 
 /// The CRW eventfd is readable: stores up to `capacity` channel reports
-/// in `crws` and their number in `*count_out`; queue each with
-/// css_crw_add_to_queue. If more remain, the eventfd fires again.
+/// (and at most [`QVC_CRW_CAPACITY_MAX`]) in `crws` and their number in
+/// `*count_out`; queue each with css_crw_add_to_queue. If more remain,
+/// the eventfd fires again.
 ///
 /// # Safety
 /// `crws` is NULL or writable for `capacity` CRWs; `count_out` is NULL or
@@ -477,11 +571,12 @@ pub unsafe extern "C" fn qvc_device_crw_interrupt(
         if capacity == 0 || !crws.is_aligned() {
             return Err(QvcStatus::InvalidArgument);
         }
-        let shared = device(handle)?;
+        let capacity = capacity.min(QVC_CRW_CAPACITY_MAX);
         // SAFETY: non-null, aligned, writable for `capacity` elements by
-        // the caller's contract; no other reference to it exists.
+        // the caller's contract (fewer than it promised, perhaps); no
+        // other reference to it exists; 64 CRWs are far below isize::MAX.
         let crws = unsafe { std::slice::from_raw_parts_mut(crws, capacity) };
-        let count = lock(&shared).crw_interrupt(crws);
+        let count = with_device(handle, |device| device.crw_interrupt(crws))?;
         // SAFETY: checked non-null; writable by the caller's contract.
         unsafe { store(count_out, count) };
         Ok(())
@@ -500,8 +595,7 @@ pub unsafe extern "C" fn qvc_device_req_interrupt(
 ) -> QvcStatus {
     boundary(|| {
         let unplug_out = output(unplug_out)?;
-        let shared = device(handle)?;
-        let unplug = lock(&shared).req_interrupt();
+        let unplug = with_device(handle, Device::req_interrupt)?;
         // SAFETY: checked non-null; writable by the caller's contract.
         unsafe { store(unplug_out, unplug) };
         Ok(())
@@ -514,9 +608,8 @@ pub unsafe extern "C" fn qvc_device_req_interrupt(
 #[no_mangle]
 pub extern "C" fn qvc_device_reset(handle: QvcHandle) -> QvcStatus {
     boundary(|| {
-        let shared = device(handle)?;
         // Already reported through the log.
-        let _ = lock(&shared).reset();
+        let _ = with_device(handle, Device::reset)?;
         Ok(())
     })
 }

@@ -47,6 +47,9 @@ impl Irq {
     }
 }
 
+/// Retries of an eventfd read interrupted by a signal (EINTR).
+const SIGNAL_RETRIES: u32 = 8;
+
 /// A non-blocking eventfd the kernel signals.
 #[derive(Debug)]
 pub struct EventFd(OwnedFd);
@@ -65,7 +68,9 @@ impl EventFd {
     /// last call (QEMU's event_notifier_test_and_clear). One syscall.
     pub fn test_and_clear(&self) -> bool {
         let mut value = [0u8; 8];
-        loop {
+        // A non-blocking read only sees EINTR from a signal; a few retries
+        // are plenty, and a bound keeps a signal storm from spinning here.
+        for _ in 0..=SIGNAL_RETRIES {
             // SAFETY: `value` is valid for writes of 8 bytes.
             let n = unsafe { libc::read(self.0.as_raw_fd(), value.as_mut_ptr().cast(), 8) };
             match Errno::result(n) {
@@ -74,6 +79,7 @@ impl EventFd {
                 _ => return false,
             }
         }
+        false
     }
 
     pub fn raw_fd(&self) -> RawFd {

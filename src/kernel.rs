@@ -28,13 +28,14 @@ pub trait DeviceFd: Send {
     /// `VFIO_DEVICE_GET_INFO`; `info.argsz` is set by the caller.
     fn get_device_info(&self, info: &mut vfio_device_info) -> Result<(), Errno>;
     /// `VFIO_DEVICE_GET_REGION_INFO`. `buf` starts with a
-    /// `struct vfio_region_info` whose `argsz` equals `buf.len()`; the
-    /// kernel may write a capability chain after the header.
+    /// `struct vfio_region_info` whose `argsz` is at most `buf.len()`
+    /// (EINVAL otherwise); the kernel may write a capability chain after
+    /// the header.
     fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno>;
     /// `VFIO_DEVICE_GET_IRQ_INFO`; `info.argsz` and `info.index` set by the caller.
     fn get_irq_info(&self, info: &mut vfio_irq_info) -> Result<(), Errno>;
     /// `VFIO_DEVICE_SET_IRQS`. `buf` is a `struct vfio_irq_set` header
-    /// followed by its data, `argsz` equal to `buf.len()`.
+    /// followed by its data, `argsz` at most `buf.len()` (EINVAL otherwise).
     fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno>;
     /// `VFIO_DEVICE_RESET`.
     fn reset(&self) -> Result<(), Errno>;
@@ -51,6 +52,20 @@ impl RawDeviceFd {
     /// Wraps `fd` without taking ownership.
     pub fn new(fd: RawFd) -> Self {
         RawDeviceFd { fd }
+    }
+
+    /// Refuses a variable-size ioctl argument whose `argsz` (its first
+    /// field) is below `header` or above the buffer's length: the kernel
+    /// trusts argsz and would read or write past the buffer.
+    fn check_argsz(buf: &[u8], header: usize) -> Result<(), Errno> {
+        let Some(argsz) = buf.first_chunk::<4>().map(|b| u32::from_ne_bytes(*b)) else {
+            return Err(Errno::EINVAL);
+        };
+        let argsz = argsz as usize;
+        if buf.len() < header || argsz < header || argsz > buf.len() {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
     }
 
     fn ioctl(&self, request: libc::c_ulong, arg: *mut libc::c_void) -> Result<(), Errno> {
@@ -85,9 +100,7 @@ impl DeviceFd for RawDeviceFd {
     }
 
     fn get_region_info(&self, buf: &mut [u8]) -> Result<(), Errno> {
-        if buf.len() < uapi::REGION_INFO_SIZE {
-            return Err(Errno::EINVAL);
-        }
+        Self::check_argsz(buf, uapi::REGION_INFO_SIZE)?;
         self.ioctl(uapi::VFIO_DEVICE_GET_REGION_INFO, buf.as_mut_ptr().cast())
     }
 
@@ -99,9 +112,7 @@ impl DeviceFd for RawDeviceFd {
     }
 
     fn set_irqs(&self, buf: &[u8]) -> Result<(), Errno> {
-        if buf.len() < uapi::IRQ_SET_HEADER_SIZE {
-            return Err(Errno::EINVAL);
-        }
+        Self::check_argsz(buf, uapi::IRQ_SET_HEADER_SIZE)?;
         // The kernel only reads the argument; the cast to *mut is the ioctl ABI.
         self.ioctl(uapi::VFIO_DEVICE_SET_IRQS, buf.as_ptr().cast_mut().cast())
     }

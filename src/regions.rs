@@ -5,6 +5,11 @@
 //! looks for, each index is queried once and its capability chain is read
 //! as untrusted bytes: every read is bounded by the argsz the kernel filled,
 //! offsets must grow strictly (so a looping chain ends), and hops are capped.
+//! The walk over indexes is capped too, whatever `num_regions` says, and
+//! an index whose query fails is skipped as upstream skips it: only the
+//! I/O region is required.
+
+use log::warn;
 
 use crate::error::Error;
 use crate::kernel::DeviceFd;
@@ -19,6 +24,10 @@ use crate::uapi::{
 const MAX_REGION_INFO_SIZE: u32 = 4096;
 /// A chain longer than this is treated as corrupt.
 const MAX_CAPABILITIES: usize = 32;
+/// Region indexes looked at, at most. vfio-ccw has 4 today; a kernel
+/// claiming up to 2^32 must not make realize issue 2^32 ioctls.
+/// cbindgen:ignore
+pub const MAX_REGIONS: u32 = 64;
 
 /// What VFIO_DEVICE_GET_INFO says about the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,8 +79,9 @@ pub fn device_info(fd: &dyn DeviceFd) -> Result<DeviceInfo, Error> {
 }
 
 /// Finds the I/O region at its fixed index and the others by their
-/// capability type and subtype, and checks sizes and access.
-pub fn discover(fd: &dyn DeviceFd, info: &DeviceInfo) -> Result<Regions, Error> {
+/// capability type and subtype, and checks sizes and access. `device`
+/// names the device in warnings.
+pub fn discover(fd: &dyn DeviceFd, info: &DeviceInfo, device: &str) -> Result<Regions, Error> {
     let (io, _) = region_info(fd, VFIO_CCW_CONFIG_REGION_INDEX)?;
     check(&io, "I/O", uapi::IO_REGION_SIZE, true, true)?;
 
@@ -81,11 +91,27 @@ pub fn discover(fd: &dyn DeviceFd, info: &DeviceInfo) -> Result<Regions, Error> 
         schib: None,
         crw: None,
     };
-    for index in 0..info.num_regions {
+    if info.num_regions > MAX_REGIONS {
+        warn!(
+            "vfio-ccw {device}: the device reports {} regions; only the first {MAX_REGIONS} are looked at",
+            info.num_regions
+        );
+    }
+    for index in 0..info.num_regions.min(MAX_REGIONS) {
         if index == VFIO_CCW_CONFIG_REGION_INDEX {
             continue;
         }
-        let (region, ccw_subtype) = region_info(fd, index)?;
+        let (region, ccw_subtype) = match region_info(fd, index) {
+            Ok(found) => found,
+            // Upstream's lookup goes on to the next index; the optional
+            // regions it may have held are then missing, as on an older
+            // kernel.
+            Err(error @ Error::RegionInfo { .. }) => {
+                warn!("vfio-ccw {device}: {error}; that region is skipped");
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         let (slot, name, size, read, write) = match ccw_subtype {
             Some(uapi::VFIO_REGION_SUBTYPE_CCW_ASYNC_CMD) => (
                 &mut regions.async_cmd,

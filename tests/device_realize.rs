@@ -214,3 +214,93 @@ fn realize_fails_naming_a_region_of_the_wrong_size() {
         assert_eq!(error.to_string(), expected);
     }
 }
+
+/// A kernel whose GET_REGION_INFO fails for region `index`.
+struct RegionInfoFails {
+    index: u32,
+}
+
+impl Hook for RegionInfoFails {
+    fn get_region_info(
+        &self,
+        fd: &dyn qemu_vfio_ccw::kernel::DeviceFd,
+        buf: &mut [u8],
+    ) -> Result<(), nix::errno::Errno> {
+        if buf[8..12] == self.index.to_ne_bytes() {
+            return Err(nix::errno::Errno::EIO);
+        }
+        fd.get_region_info(buf)
+    }
+}
+
+#[test]
+fn a_failing_region_query_at_an_optional_index_skips_that_region_like_upstream() {
+    let guest = Guest::new(SimConfig::default());
+    let crw_index = guest
+        .realize(Config::default())
+        .regions()
+        .crw
+        .unwrap()
+        .index;
+    let fd = Hooked::boxed(guest.fd(), RegionInfoFails { index: crw_index });
+    let device = Device::realize(fd, "0.0.0313", Config::default()).expect("realize");
+    let regions = device.regions();
+    assert!(regions.crw.is_none(), "the failing index is skipped");
+    assert!(regions.async_cmd.is_some() && regions.schib.is_some());
+    assert!(
+        device.irq_fd(Irq::Crw).is_none(),
+        "no CRW interrupt without its region, as on a kernel that has none"
+    );
+}
+
+/// A kernel that claims `num_regions` regions and counts the region
+/// queries it gets.
+struct ClaimsRegions {
+    num_regions: u32,
+    queries: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Hook for ClaimsRegions {
+    fn get_device_info(
+        &self,
+        fd: &dyn qemu_vfio_ccw::kernel::DeviceFd,
+        info: &mut qemu_vfio_ccw::uapi::vfio_device_info,
+    ) -> Result<(), nix::errno::Errno> {
+        fd.get_device_info(info)?;
+        info.num_regions = self.num_regions;
+        Ok(())
+    }
+    fn get_region_info(
+        &self,
+        fd: &dyn qemu_vfio_ccw::kernel::DeviceFd,
+        buf: &mut [u8],
+    ) -> Result<(), nix::errno::Errno> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        fd.get_region_info(buf)
+    }
+}
+
+#[test]
+fn a_device_claiming_2_to_the_32_regions_is_walked_only_up_to_the_bound() {
+    let guest = Guest::new(SimConfig::default());
+    let queries = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let hook = ClaimsRegions {
+        num_regions: u32::MAX,
+        queries: queries.clone(),
+    };
+    let device = Device::realize(
+        Hooked::boxed(guest.fd(), hook),
+        "0.0.0313",
+        Config::default(),
+    )
+    .expect("the regions that exist are found; the indexes the kernel refuses are skipped");
+    assert!(device.regions().crw.is_some());
+    let queries = queries.load(std::sync::atomic::Ordering::Relaxed);
+    // Each index is asked once, or twice when its capability chain needs
+    // a larger buffer; index 0 is asked before the walk.
+    assert!(
+        queries <= 2 * (qemu_vfio_ccw::regions::MAX_REGIONS + 1),
+        "{queries} region queries"
+    );
+}

@@ -213,3 +213,51 @@ fn status_str_describes_every_status_and_tolerates_unknown_ones() {
 fn default_config_leaves_force_orb_pfch_off() {
     assert!(!Config::default().force_orb_pfch);
 }
+
+#[test]
+fn realize_refuses_a_config_whose_bool_is_neither_0_nor_1_naming_the_device() {
+    // C may leave any byte in a `bool` (memset, a union): read as a Rust
+    // bool it would be undefined behaviour.
+    let config_byte: u8 = 0x7f;
+    let mut handle: QvcHandle = 0;
+    let mut err = [0 as c_char; 256];
+    // SAFETY: `config_byte` is readable for the 1-byte QvcConfig; the
+    // other pointers are valid locals.
+    let status = unsafe {
+        qvc_device_realize(
+            -1,
+            c"0.0.0313".as_ptr(),
+            (&raw const config_byte).cast::<Config>(),
+            &raw mut handle,
+            err.as_mut_ptr(),
+            err.len(),
+        )
+    };
+    assert_eq!(status, QvcStatus::InvalidArgument);
+    // SAFETY: the library NUL-terminates within the buffer.
+    let message = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy();
+    assert_eq!(
+        message,
+        "vfio-ccw 0.0.0313: config force_orb_pfch holds 0x7f, not a bool (0 or 1)"
+    );
+    assert_eq!(handle, 0);
+}
+
+#[test]
+fn realize_reads_a_config_bool_of_1_as_true() {
+    // Past the config check, the fd is refused: the config was accepted.
+    let config_byte: u8 = 1;
+    let mut handle: QvcHandle = 0;
+    // SAFETY: as above.
+    let status = unsafe {
+        qvc_device_realize(
+            -1,
+            c"0.0.0313".as_ptr(),
+            (&raw const config_byte).cast::<Config>(),
+            &raw mut handle,
+            null_mut(),
+            0,
+        )
+    };
+    assert_eq!(status, QvcStatus::RealizeFailed);
+}

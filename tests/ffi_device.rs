@@ -133,3 +133,52 @@ fn library_messages_reach_the_log_handler_naming_the_device() {
         pfch[0].1
     );
 }
+
+#[test]
+fn crw_interrupt_stores_at_most_the_capacity_max_whatever_capacity_the_caller_claims() {
+    let guest = Guest::new(SimConfig::default());
+    let handle = register(guest.realize(Config::default()));
+    for _ in 0..QVC_CRW_CAPACITY_MAX {
+        guest.kernel.chp_offline(0x40);
+        guest.kernel.chp_online(0x40);
+    }
+    let mut crws = [qemu_vfio_ccw::css::Crw::default(); QVC_CRW_CAPACITY_MAX];
+    let mut count = 0usize;
+    // SAFETY: `crws` is writable for QVC_CRW_CAPACITY_MAX reports, all the
+    // library may store; the claimed capacity is a lie it must survive.
+    let status =
+        unsafe { qvc_device_crw_interrupt(handle, crws.as_mut_ptr(), usize::MAX, &raw mut count) };
+    assert_eq!(status, QvcStatus::Ok);
+    assert_eq!(count, QVC_CRW_CAPACITY_MAX);
+    assert_eq!(
+        guest.kernel.stats().ops.crw_read,
+        QVC_CRW_CAPACITY_MAX as u64,
+        "no read beyond the bound"
+    );
+    qvc_device_unrealize(handle);
+}
+
+#[test]
+fn a_device_whose_handle_cannot_be_written_out_is_torn_down_not_leaked() {
+    let guest = Guest::new(SimConfig::default());
+    let device = guest.realize(Config::default());
+    let connected = guest.kernel.stats().ops.set_irqs;
+    let mut issued = 0;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        publish(device, |handle| {
+            issued = handle;
+            panic!("the caller's out-pointer is bad");
+        })
+    }));
+    assert!(result.is_err());
+    assert_eq!(
+        guest.kernel.stats().ops.set_irqs - connected,
+        3,
+        "the device disconnected its three interrupts"
+    );
+    assert_eq!(
+        qvc_device_unrealize(issued),
+        QvcStatus::InvalidHandle,
+        "the handle was never registered"
+    );
+}

@@ -75,6 +75,19 @@ int main(void)
     /* A negative fd, and no room for the message. */
     CHECK(realize_fd(-1, NULL, 0) == QVC_STATUS_REALIZE_FAILED);
 
+    /* A config whose bool holds neither 0 nor 1 (C can leave any byte). */
+    {
+        QvcConfig bad;
+        QvcHandle h = 0;
+
+        memset(&bad, 0x7f, sizeof(bad));
+        CHECK(qvc_device_realize(-1, "0.0.0313", &bad, &h, err, sizeof(err)) ==
+              QVC_STATUS_INVALID_ARGUMENT);
+        CHECK(strcmp(err, "vfio-ccw 0.0.0313: config force_orb_pfch holds "
+                     "0x7f, not a bool (0 or 1)") == 0);
+        CHECK(h == 0);
+    }
+
     /* Status texts, known and unknown. */
     CHECK(strcmp(qvc_status_str(QVC_STATUS_OK), "success") == 0);
     CHECK(strcmp(qvc_status_str(9999), "unknown status") == 0);
