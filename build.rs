@@ -11,14 +11,19 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    // With a SONAME, QEMU records "libqemu_vfio_ccw.so" as its dependency
-    // instead of the absolute path it was linked against, so the library
-    // can be installed or moved and found through the runtime search path.
+    // With a SONAME, QEMU records "libqemu_vfio_ccw.so.<major>" as its
+    // dependency instead of the path it was linked against, so the library
+    // can be installed or moved and found through the runtime search path,
+    // and a library whose ABI broke (a new major version) is never taken
+    // for the one QEMU was built against.
     // Only with the C ABI: cargo hands cdylib link arguments on to the
     // cdylibs of dependents, and the interposer (which links us without
     // it) preloaded under this name would stand in for the real library.
     if std::env::var_os("CARGO_FEATURE_C_ABI").is_some() {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libqemu_vfio_ccw.so");
+        println!(
+            "cargo:rustc-cdylib-link-arg=-Wl,-soname,libqemu_vfio_ccw.so.{}",
+            std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets CARGO_PKG_VERSION_MAJOR")
+        );
     }
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))

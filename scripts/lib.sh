@@ -20,20 +20,46 @@ debian_archive_field() {
 }
 debian_archive_uri() { debian_archive_field URIs; }
 
-# add_apt_source NAME TYPES SUITE: an idempotent deb822 file next to the
-# machine's own, with the same archive and keyring.
-add_apt_source() {
-    local name=$1 types=$2 suite=$3 uri file keyring
+# apt_source_stanza TYPES SUITE: a deb822 entry for SUITE of the machine's
+# own Debian archive, with its keyring.
+apt_source_stanza() {
+    local uri keyring
     uri=$(debian_archive_uri)
     [ -n "$uri" ] || die "no archive URI in /etc/apt/sources.list.d/debian.sources"
-    file=/etc/apt/sources.list.d/qvc-$name.sources
-    local want
-    want=$(printf 'Types: %s\nURIs: %s\nSuites: %s\nComponents: main\n' "$types" "$uri" "$suite")
+    printf 'Types: %s\nURIs: %s\nSuites: %s\nComponents: main\n' "$1" "$uri" "$2"
     keyring=$(debian_archive_field Signed-By)
-    [ -z "$keyring" ] || want+=$(printf '\nSigned-By: %s' "$keyring")
+    [ -z "$keyring" ] || printf 'Signed-By: %s\n' "$keyring"
+}
+
+# add_apt_source NAME TYPES SUITE: an idempotent deb822 file next to the
+# machine's own, for packages the scripts install.
+add_apt_source() {
+    local file=/etc/apt/sources.list.d/qvc-$1.sources want
+    want=$(apt_source_stanza "$2" "$3")
     if [ ! -f "$file" ] || [ "$(cat "$file")" != "$want" ]; then
         printf '%s\n' "$want" >"$file"
     fi
+}
+
+# private_apt DIR TYPES SUITE: an apt configuration of the project's own
+# in DIR (its file is DIR/apt.conf) that knows only SUITE of the machine's
+# archive, with its own package lists and cache, updated now. For
+# look-ups that must not change the machine's apt sources (QEMU's source
+# packages of other Debian releases).
+private_apt() {
+    local dir=$1
+    mkdir -p "$dir"/lists/partial "$dir"/cache/archives/partial "$dir"/sources.list.d
+    # apt downloads as _apt where that user can write.
+    chmod 755 "$dir" "$dir"/lists "$dir"/cache
+    chown _apt "$dir"/lists/partial "$dir"/cache/archives/partial 2>/dev/null || true
+    apt_source_stanza "$2" "$3" >"$dir/sources.list.d/$3.sources"
+    cat >"$dir/apt.conf" <<CONF
+Dir::State::Lists "$dir/lists/";
+Dir::Cache "$dir/cache/";
+Dir::Etc::sourcelist "/dev/null";
+Dir::Etc::sourceparts "$dir/sources.list.d/";
+CONF
+    APT_CONFIG=$dir/apt.conf apt-get update -qq || die "apt-get update of $3 ($2) failed"
 }
 
 # apt_lists_key: what apt's package lists depend on: the apt configuration
@@ -127,3 +153,23 @@ pip_install() {
 # mode or downloads; the firmware is built from source, not installed.
 QVC_QEMU_CONFIGURE_FLAGS=(--target-list=s390x-softmmu --disable-docs --disable-tools
     --disable-user --disable-download --disable-install-blobs)
+
+# The QEMU release whose build the scripts use unless told otherwise: a
+# folder of qemu-patch/.
+QVC_QEMU_DEFAULT=10.0
+
+# qemu_release_dir RELEASE: where scripts/build-qemu puts that release's
+# trees, binaries and firmware.
+qemu_release_dir() {
+    if [ "$1" = "$QVC_QEMU_DEFAULT" ]; then
+        echo "$QVC_ROOT/build/qemu"
+    else
+        echo "$QVC_ROOT/build/qemu-$1"
+    fi
+}
+
+# qemu_source_field FILE KEY: KEY's value in a qemu-patch/*/source file
+# (KEY=VALUE lines; # starts a comment). Read, never sourced.
+qemu_source_field() {
+    awk -F= -v key="$2" '$0 !~ /^[[:space:]]*#/ && $1 == key { sub(/^[^=]*=/, ""); print; exit }' "$1"
+}
