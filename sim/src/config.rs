@@ -4,6 +4,7 @@
 //! device.
 
 use crate::faults::FaultScript;
+use crate::timing::Latency;
 
 /// Byte order of the fields the stock QEMU C device gets wrong on a
 /// little-endian host.
@@ -120,6 +121,8 @@ pub struct SimConfig {
     pub profile: KernelProfile,
     /// Faults to inject (see [`FaultScript`]).
     pub faults: FaultScript,
+    /// When channel programs complete (see [`Latency`]).
+    pub latency: Latency,
 }
 
 impl Default for SimConfig {
@@ -138,6 +141,7 @@ impl Default for SimConfig {
             compat: Compat::Architecture,
             profile: KernelProfile::Current,
             faults: FaultScript::empty(),
+            latency: Latency::Immediate,
         }
     }
 }

@@ -57,6 +57,10 @@ pub mod actl {
     pub const SUBCHANNEL_ACTIVE: u8 = 0x80;
     /// Byte 3.
     pub const DEVICE_ACTIVE: u8 = 0x40;
+    /// Byte 2.
+    pub const HALT_PENDING: u8 = 0x02;
+    /// Byte 2.
+    pub const CLEAR_PENDING: u8 = 0x01;
 }
 
 /// SCSW status control (byte 3, low bits).

@@ -109,6 +109,13 @@ impl Inner {
             b[30] = fctl::START;
             b[31] = actl::SUBCHANNEL_ACTIVE | actl::DEVICE_ACTIVE;
         }
+        // A halt or clear the channel has not finished: its function and
+        // its pending bit in the activity control.
+        match self.function.map(|p| p.function) {
+            Some(Function::Halt { .. }) => b[30] |= fctl::HALT | actl::HALT_PENDING,
+            Some(Function::Clear) => b[30] |= fctl::CLEAR | actl::CLEAR_PENDING,
+            _ => {}
+        }
         if self.compat == Compat::QemuC {
             let flags = u16::from_be_bytes([b[28], b[29]]);
             b[28..30].copy_from_slice(&flags.to_ne_bytes());
