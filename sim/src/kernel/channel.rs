@@ -83,7 +83,7 @@ impl Kernel {
     /// `vfio_ccw_sch_io_todo`: the IRB copy happens under `io_mutex`, so a
     /// region write meeting it fails its trylock with `EAGAIN`.
     fn io_todo(&self) {
-        let _io = lock(&self.io_mutex);
+        let io = lock(&self.io_mutex);
         let mut g = lock(&self.inner);
         while g.copy_held {
             if !g.copy_waiting {
@@ -97,6 +97,8 @@ impl Kernel {
         // waited for the lock.
         if let Some(irb) = g.irb_slot.take() {
             g.deliver(irb);
+            drop(io);
+            g.signal_io();
         }
     }
 
@@ -193,6 +195,7 @@ impl Inner {
         }
         if let Some(irb) = self.irb_slot.take() {
             self.deliver(irb);
+            self.signal_io();
         }
     }
 }

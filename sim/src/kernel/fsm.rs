@@ -246,15 +246,16 @@ impl Inner {
         }
         if self.latency.is_immediate() {
             self.deliver(irb);
+            self.signal_io();
         } else {
             self.irb_slot = Some(irb);
             self.wake.notify_all();
         }
     }
 
-    /// The I/O worker (`vfio_ccw_sch_io_todo`), called with `io_mutex` held:
-    /// back to IDLE after the program's final status, the IRB into the
-    /// region, the eventfd signalled.
+    /// The I/O worker (`vfio_ccw_sch_io_todo`) up to its signal, called
+    /// with `io_mutex` held: back to IDLE after the program's final status,
+    /// the IRB into the region. [`Inner::signal_io`] follows.
     pub(super) fn deliver(&mut self, irb: [u8; 96]) {
         let final_status = irb[3] & (actl::SUBCHANNEL_ACTIVE | actl::DEVICE_ACTIVE) == 0;
         let solicited = irb[0] & 0x03 != 0 || irb[3] & 0x1f != sctl::ALERT | sctl::PENDING;
@@ -266,6 +267,11 @@ impl Inner {
             self.state = FsmState::Idle;
         }
         self.io[IRB_AT..RET_CODE_AT].copy_from_slice(&irb);
+    }
+
+    /// The worker's last step, which Linux takes after it has released
+    /// `io_mutex`: userspace woken by it can write at once.
+    pub(super) fn signal_io(&mut self) {
         if signal(&self.triggers[0]) {
             self.stats.interrupts.io += 1;
         }
