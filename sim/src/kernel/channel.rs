@@ -14,7 +14,9 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::fsm::idle_function_ending;
 use super::{lock, Function, Inner, Kernel, Pending};
+use crate::cp::fctl;
 use crate::timing::Latency;
 
 impl Kernel {
@@ -170,12 +172,10 @@ impl Inner {
         match function {
             Function::Start => self.complete_stalled(),
             Function::Halt { of_start: true } => self.halt_active(),
-            Function::Halt { of_start: false } => {
-                self.interrupt(super::fsm::idle_function_ending(crate::cp::fctl::HALT))
-            }
+            Function::Halt { of_start: false } => self.interrupt(idle_function_ending(fctl::HALT)),
             Function::Clear => {
                 self.device.reset();
-                self.interrupt(super::fsm::idle_function_ending(crate::cp::fctl::CLEAR));
+                self.interrupt(idle_function_ending(fctl::CLEAR));
             }
         }
     }

@@ -3,7 +3,15 @@
 //! async requests, the channel's interrupts, not-operational handling
 //! and the host's removal request.
 
-use super::*;
+use nix::errno::Errno;
+use qemu_vfio_ccw::uapi;
+
+use super::{
+    be32, errno_code, host_fields_to_be, ne32, signal, Cc, FsmState, Function, Inner, Pending,
+    StartMode, HOST_INTPARM_BASE, IRB_AT, RET_CODE_AT, VFIO_CCW_ISC,
+};
+use crate::config::Compat;
+use crate::cp::{self, actl, fctl, sctl, ChannelProgram, Ending, Orb};
 
 impl Inner {
     pub(super) fn fsm_open(&mut self) {

@@ -30,18 +30,14 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use qemu_vfio_ccw::kernel::DeviceFd;
 use qemu_vfio_ccw::uapi::{
-    self, vfio_device_info, vfio_irq_info, VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_RESET,
-    VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_BOOL,
-    VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_REGION_INFO_CAP_TYPE,
-    VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
-    VFIO_REGION_TYPE_CCW,
+    self, vfio_device_info, vfio_irq_info, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
 };
 
 use crate::ccw_device::CcwDevice;
 use crate::config::{Compat, KernelProfile, SimConfig};
-use crate::cp::{self, actl, fctl, sctl, ChannelProgram, Ending, Orb};
+use crate::cp::ChannelProgram;
 use crate::dma::Dma;
-use crate::faults::{CapsCorruption, FaultAction, FaultScript};
+use crate::faults::{FaultAction, FaultScript};
 use crate::stats::{OpKind, Stats};
 use crate::timing::Latency;
 

@@ -2,7 +2,7 @@
 //! Channel paths (vfio_ccw_chp.c and the css machine checks): path
 //! events change the subchannel's masks and queue CRWs.
 
-use super::*;
+use super::{signal, Inner, CRW_ERC_INIT, CRW_ERC_PERRN, CRW_RSC_CPATH};
 
 impl Inner {
     pub(super) fn queue_crw(&mut self, erc: u32, chpid: u8) {

@@ -3,7 +3,16 @@
 //! vfio_ccw_chp.c): the I/O region write that starts I/O, the async
 //! command region, the SCHIB and CRW images.
 
-use super::*;
+use nix::errno::Errno;
+use qemu_vfio_ccw::uapi;
+
+use super::{
+    be32, region_desc, signal, Function, Inner, StartMode, CRW_SIZE, RET_CODE_AT, SCHIB_SIZE,
+};
+use crate::config::Compat;
+use crate::cp::{actl, fctl};
+use crate::faults::FaultAction;
+use crate::stats::OpKind;
 
 impl Inner {
     /// What a region read and write do first: count the operation, apply
