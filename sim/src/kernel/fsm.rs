@@ -6,9 +6,10 @@
 use nix::errno::Errno;
 use qemu_vfio_ccw::uapi;
 
+use super::irqs::Irq;
 use super::{
-    be32, errno_code, host_fields_to_be, ne32, signal, Cc, FsmState, Function, Inner, Pending,
-    StartMode, HOST_INTPARM_BASE, IRB_AT, RET_CODE_AT, VFIO_CCW_ISC,
+    be32, errno_code, host_fields_to_be, ne32, Cc, FsmState, Function, Inner, Pending, StartMode,
+    HOST_INTPARM_BASE, IRB_AT, RET_CODE_AT, VFIO_CCW_ISC,
 };
 use crate::config::Compat;
 use crate::cp::{self, actl, fctl, sctl, ChannelProgram, Ending, Orb};
@@ -87,9 +88,7 @@ impl Inner {
 
     pub(super) fn fire_request(&mut self) {
         self.stats.removal_requests += 1;
-        if signal(&self.triggers[2]) {
-            self.stats.interrupts.req += 1;
-        } else {
+        if !self.signal_irq(Irq::Req) {
             log::info!("vfio-ccw-sim: device removal waits for userspace to close the device");
         }
     }
@@ -280,9 +279,7 @@ impl Inner {
     /// The worker's last step, which Linux takes after it has released
     /// `io_mutex`: userspace woken by it can write at once.
     pub(super) fn signal_io(&mut self) {
-        if signal(&self.triggers[0]) {
-            self.stats.interrupts.io += 1;
-        }
+        self.signal_irq(Irq::Io);
     }
 
     pub(super) fn fsm_async_request(&mut self) {

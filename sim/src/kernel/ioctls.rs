@@ -10,7 +10,9 @@ use qemu_vfio_ccw::uapi::{
     VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_TYPE_CCW,
 };
 
-use super::{eventfd_get, ne32, region_desc, signal, FsmState, Inner, IRQ_SET_FLAGS_MASK};
+use super::irqs::Irq;
+use super::regions::Region;
+use super::{eventfd_get, ne32, FsmState, Inner, IRQ_SET_FLAGS_MASK};
 use crate::faults::{CapsCorruption, FaultAction};
 use crate::stats::OpKind;
 
@@ -56,10 +58,10 @@ impl Inner {
         if argsz < 32 {
             return Err(Errno::EINVAL);
         }
-        if index >= self.num_regions() {
-            return Err(Errno::EINVAL);
-        }
-        let (size, mut flags, subtype) = region_desc(index);
+        let region = Region::from_index(index)
+            .filter(|_| index < self.num_regions())
+            .ok_or(Errno::EINVAL)?;
+        let (size, mut flags, subtype) = (region.size(), region.flags(), region.cap_subtype());
         let corrupt = after.iter().find_map(|a| match a {
             FaultAction::CorruptCaps(c) => Some(*c),
             _ => None,
@@ -149,38 +151,28 @@ impl Inner {
             return Err(Errno::EINVAL);
         }
         // From here on `count` is ignored: the data is read even for 0.
-        let slot = index as usize;
+        let irq = Irq::from_index(index).ok_or(Errno::EINVAL)?;
         match flags & 0x07 {
             VFIO_IRQ_SET_DATA_NONE => {
-                self.fire(slot);
+                self.signal_irq(irq);
             }
             VFIO_IRQ_SET_DATA_BOOL => {
                 let b = *buf.get(20).ok_or(Errno::EFAULT)?;
                 if b != 0 {
-                    self.fire(slot);
+                    self.signal_irq(irq);
                 }
             }
             _ => {
                 let raw = buf.get(20..24).ok_or(Errno::EFAULT)?;
                 let fd = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
                 match fd {
-                    -1 => self.triggers[slot] = None,
+                    -1 => self.triggers.set(irq, None),
                     fd if fd < -1 => return Err(Errno::EINVAL),
-                    fd => self.triggers[slot] = Some(eventfd_get(fd)?),
+                    fd => self.triggers.set(irq, Some(eventfd_get(fd)?)),
                 }
             }
         }
         Ok(())
-    }
-
-    pub(super) fn fire(&mut self, slot: usize) {
-        if signal(&self.triggers[slot]) {
-            match slot {
-                0 => self.stats.interrupts.io += 1,
-                1 => self.stats.interrupts.crw += 1,
-                _ => self.stats.interrupts.req += 1,
-            }
-        }
     }
 
     pub(super) fn reset(&mut self) -> Result<(), Errno> {

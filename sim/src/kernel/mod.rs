@@ -29,9 +29,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use qemu_vfio_ccw::kernel::DeviceFd;
-use qemu_vfio_ccw::uapi::{
-    self, vfio_device_info, vfio_irq_info, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
-};
+use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
 
 use crate::ccw_device::CcwDevice;
 use crate::config::{Compat, KernelProfile, SimConfig};
@@ -40,10 +38,13 @@ use crate::dma::Dma;
 use crate::faults::{FaultAction, FaultScript};
 use crate::stats::{OpKind, Stats};
 use crate::timing::Latency;
+use irqs::Triggers;
+use regions::Region;
 
 mod channel;
 mod fsm;
 mod ioctls;
+mod irqs;
 mod paths;
 mod regions;
 
@@ -59,7 +60,7 @@ pub const REMOVAL_REPEAT: Duration = Duration::from_secs(10);
 /// I/O interrupt subclass the driver sets while the device is open.
 const VFIO_CCW_ISC: u8 = 3;
 
-/// Region sizes and indexes.
+/// Region sizes and the offsets of the I/O region's fields.
 const IO_SIZE: usize = 124;
 const CMD_SIZE: usize = 8;
 const SCHIB_SIZE: usize = 52;
@@ -166,8 +167,7 @@ struct Inner {
     cmd: [u8; CMD_SIZE],
     sch: Subchannel,
     crws: VecDeque<u32>,
-    /// Eventfds of the I/O, CRW and request IRQs (the model's own dups).
-    triggers: [Option<OwnedFd>; 3],
+    triggers: Triggers,
     dma: Dma,
     cp: Option<ChannelProgram>,
     device: Box<dyn CcwDevice>,
@@ -318,7 +318,7 @@ impl Kernel {
                 cmd: [0; CMD_SIZE],
                 sch,
                 crws: VecDeque::new(),
-                triggers: [None, None, None],
+                triggers: Triggers::default(),
                 dma: Dma::default(),
                 cp: None,
                 device,
@@ -540,7 +540,7 @@ impl Kernel {
             g.fsm_close();
             // The subchannel's thread sees the last close and ends.
             g.wake.notify_all();
-            g.triggers = [None, None, None];
+            g.triggers = Triggers::default();
             if g.removal_pending {
                 g.removed = true;
                 g.removal_pending = false;
@@ -570,7 +570,7 @@ impl Kernel {
                 // so the refusal is counted on the side.
                 let mut c = lock(&self.contended);
                 c.device_fd_syscalls += 1;
-                if let Some(kind) = write_kind(offset) {
+                if let Some(kind) = Region::at(offset).and_then(|(r, _)| r.write_kind()) {
                     c.ops.bump(kind);
                 }
                 c.error(Errno::EAGAIN);
@@ -595,33 +595,6 @@ impl Kernel {
             let r = f(g);
             g.note(r)
         })
-    }
-}
-
-fn write_kind(offset: u64) -> Option<OpKind> {
-    match offset >> uapi::VFIO_CCW_OFFSET_SHIFT {
-        0 => Some(OpKind::IoWrite),
-        1 => Some(OpKind::CmdWrite),
-        _ => None,
-    }
-}
-
-/// The region at an index: (size, flags, cap subtype).
-fn region_desc(index: u32) -> (usize, u32, Option<u32>) {
-    let rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-    match index {
-        0 => (IO_SIZE, rw, None),
-        1 => (CMD_SIZE, rw, Some(uapi::VFIO_REGION_SUBTYPE_CCW_ASYNC_CMD)),
-        2 => (
-            SCHIB_SIZE,
-            VFIO_REGION_INFO_FLAG_READ,
-            Some(uapi::VFIO_REGION_SUBTYPE_CCW_SCHIB),
-        ),
-        _ => (
-            CRW_SIZE,
-            VFIO_REGION_INFO_FLAG_READ,
-            Some(uapi::VFIO_REGION_SUBTYPE_CCW_CRW),
-        ),
     }
 }
 
