@@ -265,3 +265,29 @@ fn the_subchannel_thread_survives_close_and_reopen() {
     }
     assert_eq!(mem.read(DATA, 80), record());
 }
+
+#[test]
+fn a_path_lost_while_the_program_runs_halts_it() {
+    let r = async_rig();
+    start_read(&r);
+    r.kernel.chp_offline(0x40);
+    assert_eq!(wait_io(&r), 1);
+    assert_eq!(scsw(&irb(&r.fd)).0, 0x60);
+    assert_eq!(r.kernel.fsm_state(), FsmState::Idle);
+    assert_eq!(r.kernel.pending_crws(), 1);
+    assert_eq!(later_interrupts(&r), 0, "the program never ends on its own");
+}
+
+#[test]
+fn unmapping_the_pages_of_a_running_program_resets_the_device() {
+    let r = async_rig();
+    start_read(&r);
+    assert_eq!(
+        r.kernel.dma_unmap(0, GUEST_SIZE as u64),
+        Ok(GUEST_SIZE as u64)
+    );
+    assert_eq!(r.kernel.fsm_state(), FsmState::Idle);
+    assert_eq!(take(&r.io_efd), 1, "the quiesce's halt status");
+    assert_eq!(later_interrupts(&r), 0);
+    assert!(r.log.lock().unwrap().commands.is_empty());
+}
