@@ -291,3 +291,28 @@ fn unmapping_the_pages_of_a_running_program_resets_the_device() {
     assert_eq!(later_interrupts(&r), 0);
     assert!(r.log.lock().unwrap().commands.is_empty());
 }
+
+#[test]
+fn removal_while_the_program_runs_asks_for_the_device_and_close_ends_the_program() {
+    let Rig {
+        kernel,
+        fd,
+        mem,
+        io_efd,
+        log,
+    } = async_rig();
+    let req_efd = new_eventfd();
+    set_eventfd(&fd, 2, req_efd.as_fd_raw()).unwrap();
+    put_ccws(&mem, 0x1000, &[ccw1(0x02, 0, 80, DATA as u32)]);
+    assert_eq!(ssch(&fd, orb(0, F | P, 0, 0x1000)), Ok(124));
+    kernel.unbind();
+    assert_eq!(take(&req_efd), 1);
+    drop(fd);
+    assert_eq!(take(&io_efd), 1, "the quiesce's halt status");
+    assert!(log.lock().unwrap().commands.is_empty());
+    assert_eq!(
+        kernel.open_device().err(),
+        Some(Errno::ENODEV),
+        "the mdev is gone"
+    );
+}
