@@ -123,6 +123,9 @@ pub struct SimConfig {
     pub faults: FaultScript,
     /// When channel programs complete (see [`Latency`]).
     pub latency: Latency,
+    /// Where a random timing ([`Latency::Dasd3390`]) starts: the same seed
+    /// replays the same service times.
+    pub seed: u64,
 }
 
 impl Default for SimConfig {
@@ -142,6 +145,7 @@ impl Default for SimConfig {
             profile: KernelProfile::Current,
             faults: FaultScript::empty(),
             latency: Latency::Immediate,
+            seed: 0,
         }
     }
 }

@@ -37,4 +37,4 @@ pub use dma::{DMA_READ, DMA_WRITE, PAGE_SIZE};
 pub use faults::{CapsCorruption, FaultAction, FaultRule, FaultScript};
 pub use kernel::{FsmState, Kernel, SimDeviceFd};
 pub use stats::{IrqCounts, OpCounts, OpKind, Stats};
-pub use timing::Latency;
+pub use timing::{Latency, Timing};

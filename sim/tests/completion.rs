@@ -316,3 +316,18 @@ fn removal_while_the_program_runs_asks_for_the_device_and_close_ends_the_program
         "the mdev is gone"
     );
 }
+
+#[test]
+fn a_3390_program_completes_within_a_turn_and_its_transfer() {
+    let r = rig_with(SimConfig {
+        latency: Latency::Dasd3390,
+        seed: 3390,
+        ..SimConfig::default()
+    });
+    let started = Instant::now();
+    start_read(&r);
+    assert_eq!(wait_io(&r), 1);
+    let transfer = vfio_ccw_sim::timing::DASD3390_ROTATION * 80 / 56_664;
+    assert!(started.elapsed() >= transfer, "{:?}", started.elapsed());
+    assert_eq!(r.mem.read(DATA, 80), record());
+}

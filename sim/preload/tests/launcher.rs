@@ -505,3 +505,19 @@ fn the_latency_reaches_the_interposer_and_is_printed() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_3390_model_prints_its_seed_and_passes_it_on() {
+    root_only!();
+    let out = run(
+        &scratch("seed"),
+        &["--latency", "3390", "--seed", "77"],
+        &sh("echo $VFIO_CCW_SIM_LATENCY $VFIO_CCW_SIM_SEED"),
+    );
+    assert_eq!(text(&out.stdout).trim(), "3390 77");
+    assert!(
+        text(&out.stderr).contains("vfio-ccw-sim: latency=3390 seed=77"),
+        "{}",
+        text(&out.stderr)
+    );
+}

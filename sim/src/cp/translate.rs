@@ -103,6 +103,18 @@ impl ChannelProgram {
         })
     }
 
+    /// The bytes the program's CCWs offer to move (their counts, for those
+    /// the kernel pins pages for): what a timing model charges transfer
+    /// time for.
+    pub fn data_bytes(&self) -> u64 {
+        self.segments
+            .iter()
+            .flat_map(|s| &s.ccws)
+            .filter(|c| !c.is_tic() && c.moves_data())
+            .map(|c| u64::from(c.count))
+            .sum()
+    }
+
     /// Whether `addr` (a CPA from the channel) lies in a translated segment,
     /// the end included: the kernel only maps those back to guest addresses.
     pub fn cpa_in_program(&self, addr: u64) -> bool {

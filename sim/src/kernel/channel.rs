@@ -16,15 +16,15 @@ use std::time::{Duration, Instant};
 
 use super::fsm::idle_function_ending;
 use super::{lock, Function, Inner, Kernel, Pending};
-use crate::cp::fctl;
-use crate::timing::Latency;
+use crate::cp::{fctl, ChannelProgram};
+use crate::timing::{Latency, Timing};
 
 impl Kernel {
     /// Starts the subchannel's thread if the latency asks for one and it is
     /// not running. If the thread cannot be created, functions end inside
     /// the instruction instead, as under [`Latency::Immediate`].
     pub(super) fn start_channel(self: &Arc<Self>, g: &mut Inner) {
-        if g.latency.is_immediate() || g.channel_thread {
+        if g.timing.latency().is_immediate() || g.channel_thread {
             return;
         }
         let me = Arc::clone(self);
@@ -38,7 +38,7 @@ impl Kernel {
                     "vfio-ccw-sim: cannot start the subchannel's thread ({e}): \
                      channel programs complete inside the write that starts them"
                 );
-                g.latency = Latency::Immediate;
+                g.timing = Timing::new(Latency::Immediate, 0);
             }
         }
     }
@@ -154,13 +154,20 @@ impl Inner {
     /// The instruction's side of a function: under [`Latency::Immediate`]
     /// it ends here; otherwise the channel ends it after the service time.
     pub(super) fn begin_function(&mut self, function: Function) {
-        if self.latency.is_immediate() {
+        if self.timing.latency().is_immediate() {
             self.end_function(function);
             return;
         }
+        let time = match function {
+            Function::Start => {
+                let bytes = self.cp.as_ref().map_or(0, ChannelProgram::data_bytes);
+                self.timing.start_time(bytes)
+            }
+            Function::Halt { .. } | Function::Clear => self.timing.halt_or_clear_time(),
+        };
         self.function = Some(Pending {
             function,
-            due: Instant::now() + self.latency.service_time(),
+            due: Instant::now() + time,
         });
         self.wake.notify_all();
     }

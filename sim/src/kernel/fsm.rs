@@ -251,7 +251,7 @@ impl Inner {
             // A disabled subchannel: the handler just disables again.
             return;
         }
-        if self.latency.is_immediate() {
+        if self.timing.latency().is_immediate() {
             self.deliver(irb);
             self.signal_io();
         } else {

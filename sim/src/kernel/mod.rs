@@ -37,7 +37,7 @@ use crate::cp::ChannelProgram;
 use crate::dma::Dma;
 use crate::faults::{FaultAction, FaultScript};
 use crate::stats::{OpKind, Stats};
-use crate::timing::Latency;
+use crate::timing::{Latency, Timing};
 use irqs::Triggers;
 use regions::Region;
 
@@ -174,7 +174,7 @@ struct Inner {
     faults: FaultScript,
     fault_seen: [u64; OpKind::ALL.len()],
     stats: Stats,
-    latency: Latency,
+    timing: Timing,
     /// The function the channel is performing (never set under
     /// `Latency::Immediate`, where functions end inside the instruction).
     function: Option<Pending>,
@@ -325,7 +325,7 @@ impl Kernel {
                 faults: config.faults,
                 fault_seen: [0; OpKind::ALL.len()],
                 stats: Stats::default(),
-                latency: config.latency,
+                timing: Timing::new(config.latency, config.seed),
                 function: None,
                 irb_slot: None,
                 channel_thread: false,
