@@ -14,7 +14,7 @@ use vfio_ccw_sim::{FsmState, Latency, SimConfig};
 
 /// Long enough that every check made right after an instruction happens
 /// before the channel ends its function, even on a loaded machine.
-const SERVICE: Duration = Duration::from_millis(300);
+const SERVICE: Duration = Duration::from_millis(500);
 /// How long a test waits for an interrupt that must come.
 const PATIENCE: Duration = Duration::from_secs(10);
 
