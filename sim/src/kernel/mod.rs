@@ -16,10 +16,11 @@
 //! driver's work queue does: take `io_mutex`, copy the IRB, signal.
 //!
 //! The state's methods are split as the driver's files are: `fsm` (the
-//! state machine, vfio_ccw_fsm.c), `regions` (what reads and writes of
-//! the regions do), `ioctls` (the device fd's ioctls) and `paths`
-//! (channel-path events and CRWs), `channel` (the subchannel's thread:
-//! completion after the service time, and the interrupt worker). This file has the state, the locking
+//! state machine, vfio_ccw_fsm.c), `regions` (the regions, and what reads
+//! and writes of them do), `ioctls` (the device fd's ioctls), `irqs` (the
+//! interrupts and their eventfds), `paths` (channel-path events and CRWs)
+//! and `channel` (the subchannel's thread: completion after the service
+//! time, and the interrupt worker). This file has the state, the locking
 //! and the public face: [`Kernel`] and [`SimDeviceFd`].
 
 use std::collections::VecDeque;
@@ -202,6 +203,8 @@ pub struct Kernel {
     contended: Mutex<Stats>,
     /// Paired with `inner`: signalled whenever the channel has work.
     wake: Arc<Condvar>,
+    /// As configured; host events take `io_mutex` only when immediate
+    /// (`Kernel::host_event_lock`).
     latency: Latency,
 }
 
