@@ -4,6 +4,13 @@
 
 QVC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# The service time, in microseconds, the e2e scripts give each channel
+# program of the simulated kernel (vfio-ccw-sim run --latency): programs
+# complete asynchronously, as on a real host. QVC_SIM_LATENCY overrides it
+# (0: inside the write); so does a --latency among a script's launcher
+# options, which come after this one.
+QVC_SIM_LATENCY=${QVC_SIM_LATENCY:-1000}
+
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

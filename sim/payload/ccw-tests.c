@@ -498,6 +498,125 @@ static int test_reads_again(void)
     return test_read_one_record();
 }
 
+/*
+ * The checks below need a host whose channel programs take time, as real
+ * ones do (the simulated kernel's --latency, which e2e-guest passes): no
+ * fault rule holds these programs.
+ */
+
+/*
+ * Starts a record read and checks, with one STSCH, that it has not ended
+ * yet: the next instruction meets it running. 0, or the failing check.
+ */
+static int start_running_read(void)
+{
+    locate(FIRST_RECORD);
+    set_ccw(3, CCW_READ_DATA, 0, RECORD, buffer);
+    if (ssch_ccws(ORB_FMT1 | ORB_PFCH | ORB_LPM_ALL) != 0) {
+        return 1;
+    }
+    if (stsch(&schib) != 0) {
+        return 2;
+    }
+    /* Status already pending: the host completed it at once (no latency). */
+    return (schib.scsw.ctrl & 1) ? 3 : 0;
+}
+
+/* 14: HALT SUBCHANNEL of a program the device is running ends it halted. */
+static int test_halt_running(void)
+{
+    int check = start_running_read();
+
+    if (check) {
+        return check;
+    }
+    if (hsch() != 0) {
+        return 4;
+    }
+    if (wait_status()) {
+        return 5;
+    }
+    return fctl() == (FCTL_START | FCTL_HALT) ? 0 : 6;
+}
+
+/* 15: CLEAR SUBCHANNEL of a program the device is running ends it cleared. */
+static int test_clear_running(void)
+{
+    int check = start_running_read();
+
+    if (check) {
+        return check;
+    }
+    if (csch() != 0) {
+        return 4;
+    }
+    if (wait_status()) {
+        return 5;
+    }
+    if (fctl() != FCTL_CLEAR) {
+        return 6;
+    }
+    return tsch(&irb) == 1 ? 0 : 7;
+}
+
+/*
+ * 16: SSCH while the previous program is still running is refused with
+ * cc 2 (busy); the first program then ends normally with its data.
+ */
+static int test_start_while_running(void)
+{
+    int check = start_running_read();
+
+    if (check) {
+        return check;
+    }
+    if (ssch(&orb) != 2) {
+        return 4;
+    }
+    if (wait_status()) {
+        return 5;
+    }
+    if (!clean_end()) {
+        return 6;
+    }
+    return memeq(buffer, (void *)LOAD_ADDRESS, RECORD) ? 0 : 7;
+}
+
+/*
+ * 17: TEST SUBCHANNEL before the interrupt has arrived finds nothing
+ * pending (cc 1); polling it then collects the program's status.
+ */
+static int test_tsch_polls_before_the_interrupt(void)
+{
+    unsigned long empty = 0;
+    int check;
+
+    for (unsigned long i = 0; i < sizeof(buffer); i++) {
+        buffer[i] = 0;
+    }
+    check = start_running_read();
+    if (check) {
+        return check;
+    }
+    for (;;) {
+        int cc = tsch(&irb);
+
+        if (cc == 0) {
+            break;
+        }
+        if (cc != 1 || ++empty > 100000000UL) {
+            return 4;
+        }
+    }
+    if (empty == 0) {
+        return 5;
+    }
+    if (!clean_end()) {
+        return 6;
+    }
+    return memeq(buffer, (void *)LOAD_ADDRESS, RECORD) ? 0 : 7;
+}
+
 /* e2e-guest's fault rules hold the first two programs: keep these first. */
 static int (*const tests[])(void) = {
     test_halt_active,
@@ -513,6 +632,10 @@ static int (*const tests[])(void) = {
     test_read_without_prefetch,
     test_start_while_status_pending,
     test_reads_again,
+    test_halt_running,
+    test_clear_running,
+    test_start_while_running,
+    test_tsch_polls_before_the_interrupt,
 };
 
 unsigned long run_tests(void)

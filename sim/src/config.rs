@@ -4,6 +4,7 @@
 //! device.
 
 use crate::faults::FaultScript;
+use crate::timing::Latency;
 
 /// Byte order of the fields the stock QEMU C device gets wrong on a
 /// little-endian host.
@@ -120,6 +121,11 @@ pub struct SimConfig {
     pub profile: KernelProfile,
     /// Faults to inject (see [`FaultScript`]).
     pub faults: FaultScript,
+    /// When channel programs complete (see [`Latency`]).
+    pub latency: Latency,
+    /// Where a random timing ([`Latency::Dasd3390`]) starts: the same seed
+    /// replays the same service times.
+    pub seed: u64,
 }
 
 impl Default for SimConfig {
@@ -138,6 +144,8 @@ impl Default for SimConfig {
             compat: Compat::Architecture,
             profile: KernelProfile::Current,
             faults: FaultScript::empty(),
+            latency: Latency::Immediate,
+            seed: 0,
         }
     }
 }

@@ -12,7 +12,7 @@
 //!   image ([`ckd`]), with what it reports to Linux in [`eckd`] and its
 //!   sense bytes in [`sense`]; [`ipl`]
 //!   writes IPL volumes for it, [`cdl`] volumes formatted for Linux;
-//! - [`faults`]: fault injection;
+//! - [`faults`]: fault injection; [`timing`]: how long the channel takes;
 //! - [`Stats`]: counters for tests and the launcher's report.
 
 pub mod ccw_device;
@@ -30,9 +30,11 @@ pub mod kernel;
 pub mod sense;
 pub mod stats;
 pub mod sysfs;
+pub mod timing;
 
 pub use config::{Compat, KernelProfile, SimConfig};
 pub use dma::{DMA_READ, DMA_WRITE, PAGE_SIZE};
 pub use faults::{CapsCorruption, FaultAction, FaultRule, FaultScript};
 pub use kernel::{FsmState, Kernel, SimDeviceFd};
 pub use stats::{IrqCounts, OpCounts, OpKind, Stats};
+pub use timing::{Latency, Timing};

@@ -79,6 +79,15 @@ fn configure() -> Result<Host, String> {
             ))
         }
     };
+    if let Some(latency) = env("VFIO_CCW_SIM_LATENCY") {
+        config.latency = vfio_ccw_sim::Latency::parse(&latency)
+            .map_err(|e| format!("VFIO_CCW_SIM_LATENCY: {e}"))?;
+    }
+    if let Some(seed) = env("VFIO_CCW_SIM_SEED") {
+        config.seed = seed
+            .parse()
+            .map_err(|_| format!("VFIO_CCW_SIM_SEED={seed}: expected a number"))?;
+    }
     if let Some(path) = env("VFIO_CCW_SIM_FAULTS") {
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("fault script {path}: {e}"))?;

@@ -19,6 +19,8 @@
 //! | `VFIO_CCW_SIM_CHPIDS` | CHPIDs of paths 0, 1, ... (hex, comma-separated) | `40` |
 //! | `VFIO_CCW_SIM_COMPAT` | `qemu-c` for the stock C device | architecture byte order |
 //! | `VFIO_CCW_SIM_FAULTS` | fault script file | none |
+//! | `VFIO_CCW_SIM_LATENCY` | service time of a channel program in microseconds; `0` completes it inside the write; `3390` the disk model | `0` |
+//! | `VFIO_CCW_SIM_SEED` | where the 3390 model's random rotational positions start | `0` |
 //! | `VFIO_CCW_SIM_STATS` | where to write the kernel's counters at exit | stderr if `-` |
 //! | `VFIO_CCW_SIM_CDEV_FD` | an inherited fd that is the device cdev, opened | none |
 

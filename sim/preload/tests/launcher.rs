@@ -477,3 +477,47 @@ fn a_bad_chpid_list_is_refused() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_latency_that_is_not_a_number_of_microseconds_is_refused() {
+    native_only!();
+    let out = run(&scratch("bad-latency"), &["--latency", "1ms"], &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--latency 1ms: expected a service time in microseconds"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_latency_reaches_the_interposer_and_is_printed() {
+    root_only!();
+    let out = run(
+        &scratch("latency"),
+        &["--latency", "250"],
+        &sh("echo $VFIO_CCW_SIM_LATENCY"),
+    );
+    assert_eq!(text(&out.stdout).trim(), "250");
+    assert!(
+        text(&out.stderr).contains("vfio-ccw-sim: latency=250 us"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_3390_model_prints_its_seed_and_passes_it_on() {
+    root_only!();
+    let out = run(
+        &scratch("seed"),
+        &["--latency", "3390", "--seed", "77"],
+        &sh("echo $VFIO_CCW_SIM_LATENCY $VFIO_CCW_SIM_SEED"),
+    );
+    assert_eq!(text(&out.stdout).trim(), "3390 77");
+    assert!(
+        text(&out.stderr).contains("vfio-ccw-sim: latency=3390 seed=77"),
+        "{}",
+        text(&out.stderr)
+    );
+}

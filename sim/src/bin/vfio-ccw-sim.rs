@@ -37,6 +37,14 @@ options:
   --faults FILE       fault script (docs/simulator.md)
   --compat qemu-c     byte order of the stock upstream C device on this host
   --stats FILE        also write the kernel's counters to FILE
+  --latency US        each channel program (and halt, clear) takes US
+                      microseconds on the subchannel's own thread; the
+                      interrupt arrives after the write that started it
+                      returned. 0 (the default) completes it inside the
+                      write; 3390: the rotational delay and data rate of a
+                      3390 (docs/simulator.md)
+  --seed N            where random timing (--latency 3390) starts; the run
+                      prints the one it used, and the same N replays it
   --group N           IOMMU group number (default 7)
   --no-group          a kernel without CONFIG_VFIO_GROUP: no iommu_group link,
                       no /dev/vfio/vfio or group node; only iommufd and the
@@ -57,6 +65,8 @@ struct Options {
     faults: Option<PathBuf>,
     compat: Option<String>,
     stats: Option<PathBuf>,
+    latency: vfio_ccw_sim::Latency,
+    seed: Option<u64>,
     group: Option<u32>,
     cdev_fd: Option<i32>,
     command: Vec<OsString>,
@@ -83,6 +93,8 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         faults: None,
         compat: None,
         stats: None,
+        latency: vfio_ccw_sim::Latency::Immediate,
+        seed: None,
         group: Some(7),
         cdev_fd: None,
         command: Vec::new(),
@@ -117,6 +129,17 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
                 o.compat = Some(v);
             }
             "--stats" => o.stats = Some(value()?.into()),
+            "--latency" => {
+                let v = value()?.to_string_lossy().into_owned();
+                o.latency = vfio_ccw_sim::Latency::parse(&v).map_err(|e| format!("--{e}"))?;
+            }
+            "--seed" => {
+                let v = value()?.to_string_lossy().into_owned();
+                o.seed = Some(
+                    v.parse()
+                        .map_err(|_| format!("--seed {v}: expected a number (0 to 2^64-1)"))?,
+                );
+            }
             "--group" => {
                 let v = value()?.to_string_lossy().into_owned();
                 o.group = Some(
@@ -324,6 +347,18 @@ fn run(o: Options) -> Result<ExitCode, String> {
         .map_err(|e| format!("building the simulated sysfs: {e}"))?;
     let sysfsdev = Path::new("/sys").join(layout.sysfsdev());
     eprintln!("vfio-ccw-sim: sysfsdev={}", sysfsdev.display());
+    // A seed the user did not give comes from the clock; printed, it
+    // replays the run.
+    let seed = o.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    match o.latency {
+        vfio_ccw_sim::Latency::Immediate => {}
+        l if l.is_random() => eprintln!("vfio-ccw-sim: latency={l} seed={seed}"),
+        l => eprintln!("vfio-ccw-sim: latency={l} us"),
+    }
 
     let stats = std::env::temp_dir().join(format!("vfio-ccw-sim-stats-{}", std::process::id()));
     let args = o.command[1..].iter().map(|a| {
@@ -351,7 +386,9 @@ fn run(o: Options) -> Result<ExitCode, String> {
             "VFIO_CCW_SIM_GROUP",
             o.group.map_or_else(|| "none".into(), |g| g.to_string()),
         )
-        .env("VFIO_CCW_SIM_STATS", &stats);
+        .env("VFIO_CCW_SIM_STATS", &stats)
+        .env("VFIO_CCW_SIM_LATENCY", o.latency.to_string())
+        .env("VFIO_CCW_SIM_SEED", seed.to_string());
     if let Some(faults) = &o.faults {
         command.env("VFIO_CCW_SIM_FAULTS", faults);
     }

@@ -3,7 +3,16 @@
 //! async requests, the channel's interrupts, not-operational handling
 //! and the host's removal request.
 
-use super::*;
+use nix::errno::Errno;
+use qemu_vfio_ccw::uapi;
+
+use super::irqs::Irq;
+use super::{
+    be32, errno_code, host_fields_to_be, ne32, Cc, FsmState, Function, Inner, Pending, StartMode,
+    HOST_INTPARM_BASE, IRB_AT, RET_CODE_AT, VFIO_CCW_ISC,
+};
+use crate::config::Compat;
+use crate::cp::{self, actl, fctl, sctl, ChannelProgram, Ending, Orb};
 
 impl Inner {
     pub(super) fn fsm_open(&mut self) {
@@ -29,11 +38,9 @@ impl Inner {
             FsmState::NotOper => {}
             FsmState::Standby => self.not_operational_state(),
             _ => {
-                if self.sch.active {
-                    // Quiesce: the halt's interrupt goes through the normal
-                    // IRQ path before the subchannel is disabled.
-                    self.halt_active();
-                }
+                // Quiesce: the halt's interrupt goes through the normal
+                // IRQ path before the subchannel is disabled.
+                self.quiesce();
                 self.cp = None;
                 if self.sch.gone {
                     self.state = FsmState::NotOper;
@@ -49,6 +56,7 @@ impl Inner {
         self.state = FsmState::NotOper;
         self.cp = None;
         self.sch.active = false;
+        self.function = None;
     }
 
     /// The FSM NOT_OPER event plus the unregistration it schedules.
@@ -80,9 +88,7 @@ impl Inner {
 
     pub(super) fn fire_request(&mut self) {
         self.stats.removal_requests += 1;
-        if signal(&self.triggers[2]) {
-            self.stats.interrupts.req += 1;
-        } else {
+        if !self.signal_irq(Irq::Req) {
             log::info!("vfio-ccw-sim: device removal waits for userspace to close the device");
         }
     }
@@ -170,7 +176,7 @@ impl Inner {
         self.state = FsmState::CpPending;
         self.set_io_ret(None);
         match mode {
-            StartMode::Complete => self.complete_stalled(),
+            StartMode::Complete => self.begin_function(Function::Start),
             StartMode::Stall => {}
             StartMode::NotOper => self.not_operational(),
         }
@@ -183,7 +189,7 @@ impl Inner {
         if s.gone || !s.enabled {
             return Cc::NotOperational;
         }
-        if s.active {
+        if s.active || self.function.is_some() {
             return Cc::Busy;
         }
         let usable = s.pim & s.pam & s.pom;
@@ -206,15 +212,18 @@ impl Inner {
             return;
         }
         let Some(prog) = self.cp.take() else { return };
+        self.function = None;
         let ending = cp::run(&prog, &self.dma, self.device.as_mut(), &mut self.stats);
         let irb = ending.irb(&prog.orb, prog.orb.key);
         self.cp = Some(prog);
         self.sch.active = false;
-        self.irq(irb);
+        self.interrupt(irb);
     }
 
-    /// Halts the active program: it ends with halt status.
+    /// Halts the active program: it ends with halt status, and whatever
+    /// function the channel had scheduled for it is over.
     pub(super) fn halt_active(&mut self) {
+        self.function = None;
         let Some(orb) = self.cp.as_ref().map(|p| p.orb) else {
             self.sch.active = false;
             return;
@@ -230,15 +239,31 @@ impl Inner {
             sense: None,
         };
         let irb = ending.irb(&orb, orb.key);
-        self.irq(irb);
+        self.interrupt(irb);
     }
 
-    /// The interrupt handler and the I/O worker (one IRB slot).
-    pub(super) fn irq(&mut self, irb: [u8; 96]) {
+    /// The interrupt handler (`fsm_irq`): the IRB goes to the one slot and
+    /// the worker is queued; under `Latency::Immediate` the worker's part
+    /// runs at once. A second interrupt before the worker overwrites the
+    /// first, as on Linux.
+    pub(super) fn interrupt(&mut self, irb: [u8; 96]) {
         if matches!(self.state, FsmState::NotOper | FsmState::Standby) || !self.sch.enabled {
             // A disabled subchannel: the handler just disables again.
             return;
         }
+        if self.timing.latency().is_immediate() {
+            self.deliver(irb);
+            self.signal_io();
+        } else {
+            self.irb_slot = Some(irb);
+            self.wake.notify_all();
+        }
+    }
+
+    /// The I/O worker (`vfio_ccw_sch_io_todo`) up to its signal, called
+    /// with `io_mutex` held: back to IDLE after the program's final status,
+    /// the IRB into the region. [`Inner::signal_io`] follows.
+    pub(super) fn deliver(&mut self, irb: [u8; 96]) {
         let final_status = irb[3] & (actl::SUBCHANNEL_ACTIVE | actl::DEVICE_ACTIVE) == 0;
         let solicited = irb[0] & 0x03 != 0 || irb[3] & 0x1f != sctl::ALERT | sctl::PENDING;
         if solicited && final_status && self.state == FsmState::CpPending {
@@ -249,9 +274,12 @@ impl Inner {
             self.state = FsmState::Idle;
         }
         self.io[IRB_AT..RET_CODE_AT].copy_from_slice(&irb);
-        if signal(&self.triggers[0]) {
-            self.stats.interrupts.io += 1;
-        }
+    }
+
+    /// The worker's last step, which Linux takes after it has released
+    /// `io_mutex`: userspace woken by it can write at once.
+    pub(super) fn signal_io(&mut self) {
+        self.signal_irq(Irq::Io);
     }
 
     pub(super) fn fsm_async_request(&mut self) {
@@ -278,12 +306,20 @@ impl Inner {
         if self.sch.gone || !self.sch.enabled {
             return Some(Errno::ENODEV);
         }
-        self.stats.hsch += 1;
-        if self.sch.active {
-            self.halt_active();
-        } else {
-            self.irq(idle_function_ending(fctl::HALT));
+        if matches!(
+            self.function,
+            Some(Pending {
+                function: Function::Halt { .. } | Function::Clear,
+                ..
+            })
+        ) {
+            // cc 2: a halt or clear function is already in progress.
+            return Some(Errno::EBUSY);
         }
+        self.stats.hsch += 1;
+        self.begin_function(Function::Halt {
+            of_start: self.sch.active,
+        });
         None
     }
 
@@ -292,10 +328,12 @@ impl Inner {
             return Some(Errno::ENODEV);
         }
         self.stats.csch += 1;
+        // The clear function ends a start or halt at once; the device's
+        // selective reset and the status follow.
         self.sch.active = false;
         self.sch.pnom = 0;
-        self.device.reset();
-        self.irq(idle_function_ending(fctl::CLEAR));
+        self.function = None;
+        self.begin_function(Function::Clear);
         None
     }
 
@@ -314,13 +352,13 @@ impl Inner {
                 .then(|| self.device.sense()),
         };
         let irb = ending.irb(&Orb::default(), 0);
-        self.irq(without_format_flag(irb));
+        self.interrupt(without_format_flag(irb));
     }
 }
 
 /// The status a halt or clear function ends with when no program was
 /// running: the function, status pending, nothing else.
-fn idle_function_ending(function: u8) -> [u8; 96] {
+pub(super) fn idle_function_ending(function: u8) -> [u8; 96] {
     let ending = Ending {
         fctl: function,
         sctl: sctl::PENDING,

@@ -2,25 +2,54 @@
 //! The device fd's ioctls (vfio_ccw_ops.c): device, region and IRQ info,
 //! SET_IRQS, RESET.
 
-use super::*;
+use nix::errno::Errno;
+use qemu_vfio_ccw::uapi::{
+    self, vfio_device_info, vfio_irq_info, VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_RESET,
+    VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_BOOL,
+    VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_REGION_INFO_CAP_TYPE,
+    VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_TYPE_CCW,
+};
+
+use super::irqs::Irq;
+use super::regions::Region;
+use super::{eventfd_get, ne32, FsmState, Inner, IRQ_SET_FLAGS_MASK};
+use crate::faults::{CapsCorruption, FaultAction};
+use crate::stats::OpKind;
 
 impl Inner {
-    pub(super) fn get_device_info(&mut self, info: &mut vfio_device_info) -> Result<(), Errno> {
-        self.stats.ops.bump(OpKind::GetDeviceInfo);
-        let after = self.pre_faults(OpKind::GetDeviceInfo)?;
-        if info.argsz < 16 {
-            return Err(Errno::EINVAL);
-        }
-        info.flags = VFIO_DEVICE_FLAGS_CCW | VFIO_DEVICE_FLAGS_RESET;
-        info.num_regions = self.num_regions();
-        info.num_irqs = self.profile.num_irqs();
+    /// The frame of every device-fd ioctl: counted, the faults that act
+    /// before it applied (an injected failure replaces it), then `op`, then
+    /// the faults that act after it if it succeeded. `op` sees the latter
+    /// (`corrupt-caps` is one it applies itself).
+    fn ioctl_op<T>(
+        &mut self,
+        kind: OpKind,
+        op: impl FnOnce(&mut Self, &[FaultAction]) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        self.stats.ops.bump(kind);
+        let after = self.pre_faults(kind)?;
+        let r = op(self, &after)?;
         self.post_faults(&after);
-        Ok(())
+        Ok(r)
+    }
+
+    pub(super) fn get_device_info(&mut self, info: &mut vfio_device_info) -> Result<(), Errno> {
+        self.ioctl_op(OpKind::GetDeviceInfo, |g, _| {
+            if info.argsz < 16 {
+                return Err(Errno::EINVAL);
+            }
+            info.flags = VFIO_DEVICE_FLAGS_CCW | VFIO_DEVICE_FLAGS_RESET;
+            info.num_regions = g.num_regions();
+            info.num_irqs = g.profile.num_irqs();
+            Ok(())
+        })
     }
 
     pub(super) fn get_region_info(&mut self, buf: &mut [u8]) -> Result<(), Errno> {
-        self.stats.ops.bump(OpKind::GetRegionInfo);
-        let after = self.pre_faults(OpKind::GetRegionInfo)?;
+        self.ioctl_op(OpKind::GetRegionInfo, |g, after| g.region_info(buf, after))
+    }
+
+    fn region_info(&self, buf: &mut [u8], after: &[FaultAction]) -> Result<(), Errno> {
         if buf.len() < 32 {
             return Err(Errno::EFAULT);
         }
@@ -29,10 +58,10 @@ impl Inner {
         if argsz < 32 {
             return Err(Errno::EINVAL);
         }
-        if index >= self.num_regions() {
-            return Err(Errno::EINVAL);
-        }
-        let (size, mut flags, subtype) = region_desc(index);
+        let region = Region::from_index(index)
+            .filter(|_| index < self.num_regions())
+            .ok_or(Errno::EINVAL)?;
+        let (size, mut flags, subtype) = (region.size(), region.flags(), region.cap_subtype());
         let corrupt = after.iter().find_map(|a| match a {
             FaultAction::CorruptCaps(c) => Some(*c),
             _ => None,
@@ -71,25 +100,25 @@ impl Inner {
         buf[16..24].copy_from_slice(&(size as u64).to_ne_bytes());
         let offset = u64::from(index) << uapi::VFIO_CCW_OFFSET_SHIFT;
         buf[24..32].copy_from_slice(&offset.to_ne_bytes());
-        self.post_faults(&after);
         Ok(())
     }
 
     pub(super) fn get_irq_info(&mut self, info: &mut vfio_irq_info) -> Result<(), Errno> {
-        self.stats.ops.bump(OpKind::GetIrqInfo);
-        let after = self.pre_faults(OpKind::GetIrqInfo)?;
-        if info.argsz < 16 || info.index >= self.profile.num_irqs() {
-            return Err(Errno::EINVAL);
-        }
-        info.flags = VFIO_IRQ_INFO_EVENTFD;
-        info.count = 1;
-        self.post_faults(&after);
-        Ok(())
+        self.ioctl_op(OpKind::GetIrqInfo, |g, _| {
+            if info.argsz < 16 || info.index >= g.profile.num_irqs() {
+                return Err(Errno::EINVAL);
+            }
+            info.flags = VFIO_IRQ_INFO_EVENTFD;
+            info.count = 1;
+            Ok(())
+        })
     }
 
     pub(super) fn set_irqs(&mut self, buf: &[u8]) -> Result<(), Errno> {
-        self.stats.ops.bump(OpKind::SetIrqs);
-        let after = self.pre_faults(OpKind::SetIrqs)?;
+        self.ioctl_op(OpKind::SetIrqs, |g, _| g.irqs_set(buf))
+    }
+
+    fn irqs_set(&mut self, buf: &[u8]) -> Result<(), Errno> {
         if buf.len() < 20 {
             return Err(Errno::EFAULT);
         }
@@ -122,47 +151,36 @@ impl Inner {
             return Err(Errno::EINVAL);
         }
         // From here on `count` is ignored: the data is read even for 0.
-        let slot = index as usize;
+        let irq = Irq::from_index(index).ok_or(Errno::EINVAL)?;
         match flags & 0x07 {
             VFIO_IRQ_SET_DATA_NONE => {
-                self.fire(slot);
+                self.signal_irq(irq);
             }
             VFIO_IRQ_SET_DATA_BOOL => {
                 let b = *buf.get(20).ok_or(Errno::EFAULT)?;
                 if b != 0 {
-                    self.fire(slot);
+                    self.signal_irq(irq);
                 }
             }
             _ => {
                 let raw = buf.get(20..24).ok_or(Errno::EFAULT)?;
                 let fd = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
                 match fd {
-                    -1 => self.triggers[slot] = None,
+                    -1 => self.triggers.set(irq, None),
                     fd if fd < -1 => return Err(Errno::EINVAL),
-                    fd => self.triggers[slot] = Some(eventfd_get(fd)?),
+                    fd => self.triggers.set(irq, Some(eventfd_get(fd)?)),
                 }
             }
         }
-        self.post_faults(&after);
         Ok(())
     }
 
-    pub(super) fn fire(&mut self, slot: usize) {
-        if signal(&self.triggers[slot]) {
-            match slot {
-                0 => self.stats.interrupts.io += 1,
-                1 => self.stats.interrupts.crw += 1,
-                _ => self.stats.interrupts.req += 1,
-            }
-        }
-    }
-
     pub(super) fn reset(&mut self) -> Result<(), Errno> {
-        self.stats.ops.bump(OpKind::Reset);
-        let after = self.pre_faults(OpKind::Reset)?;
-        self.fsm_close();
-        self.fsm_open();
-        self.post_faults(&after);
+        self.ioctl_op(OpKind::Reset, |g, _| {
+            g.fsm_close();
+            g.fsm_open();
+            Ok(())
+        })?;
         if self.state == FsmState::NotOper {
             return Err(Errno::EINVAL);
         }

@@ -8,40 +8,44 @@
 //!   path block on it;
 //! - `inner` guards everything else.
 //!
-//! I/O completes synchronously: the channel runs the program inside the
-//! I/O-region write and the interrupt (IRB copied, eventfd signalled) is
-//! delivered before `pwrite` returns, unless a fault stalls it.
+//! With [`Latency::Immediate`] I/O completes synchronously: the channel
+//! runs the program inside the I/O-region write and the interrupt (IRB
+//! copied, eventfd signalled) is delivered before `pwrite` returns, unless a
+//! fault stalls it. With a service time the subchannel's own thread
+//! (`channel`) ends each function when it is due and then does what the
+//! driver's work queue does: take `io_mutex`, copy the IRB, signal.
 //!
 //! The state's methods are split as the driver's files are: `fsm` (the
-//! state machine, vfio_ccw_fsm.c), `regions` (what reads and writes of
-//! the regions do), `ioctls` (the device fd's ioctls) and `paths`
-//! (channel-path events and CRWs). This file has the state, the locking
+//! state machine, vfio_ccw_fsm.c), `regions` (the regions, and what reads
+//! and writes of them do), `ioctls` (the device fd's ioctls), `irqs` (the
+//! interrupts and their eventfds), `paths` (channel-path events and CRWs)
+//! and `channel` (the subchannel's thread: completion after the service
+//! time, and the interrupt worker). This file has the state, the locking
 //! and the public face: [`Kernel`] and [`SimDeviceFd`].
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use qemu_vfio_ccw::kernel::DeviceFd;
-use qemu_vfio_ccw::uapi::{
-    self, vfio_device_info, vfio_irq_info, VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_RESET,
-    VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_BOOL,
-    VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_REGION_INFO_CAP_TYPE,
-    VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
-    VFIO_REGION_TYPE_CCW,
-};
+use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
 
 use crate::ccw_device::CcwDevice;
 use crate::config::{Compat, KernelProfile, SimConfig};
-use crate::cp::{self, actl, fctl, sctl, ChannelProgram, Ending, Orb};
+use crate::cp::ChannelProgram;
 use crate::dma::Dma;
-use crate::faults::{CapsCorruption, FaultAction, FaultScript};
+use crate::faults::{FaultAction, FaultScript};
 use crate::stats::{OpKind, Stats};
+use crate::timing::{Latency, Timing};
+use irqs::Triggers;
+use regions::Region;
 
+mod channel;
 mod fsm;
 mod ioctls;
+mod irqs;
 mod paths;
 mod regions;
 
@@ -57,7 +61,7 @@ pub const REMOVAL_REPEAT: Duration = Duration::from_secs(10);
 /// I/O interrupt subclass the driver sets while the device is open.
 const VFIO_CCW_ISC: u8 = 3;
 
-/// Region sizes and indexes.
+/// Region sizes and the offsets of the I/O region's fields.
 const IO_SIZE: usize = 124;
 const CMD_SIZE: usize = 8;
 const SCHIB_SIZE: usize = 52;
@@ -119,6 +123,25 @@ enum Cc {
     NotOperational,
 }
 
+/// A function of the subchannel that the channel performs (START, HALT,
+/// CLEAR SUBCHANNEL), from the instruction to its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Function {
+    Start,
+    /// `of_start`: a start function was in progress, which the halt ends.
+    Halt {
+        of_start: bool,
+    },
+    Clear,
+}
+
+/// A function the channel is performing, and when its status is due.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    function: Function,
+    due: Instant,
+}
+
 /// What a fault asks the start path to do instead of completing.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum StartMode {
@@ -145,14 +168,29 @@ struct Inner {
     cmd: [u8; CMD_SIZE],
     sch: Subchannel,
     crws: VecDeque<u32>,
-    /// Eventfds of the I/O, CRW and request IRQs (the model's own dups).
-    triggers: [Option<OwnedFd>; 3],
+    triggers: Triggers,
     dma: Dma,
     cp: Option<ChannelProgram>,
     device: Box<dyn CcwDevice>,
     faults: FaultScript,
     fault_seen: [u64; OpKind::ALL.len()],
     stats: Stats,
+    timing: Timing,
+    /// The function the channel is performing (never set under
+    /// `Latency::Immediate`, where functions end inside the instruction).
+    function: Option<Pending>,
+    /// The driver's one IRB slot (`private->irb`), holding an interrupt
+    /// whose work is queued and not yet done; a second interrupt before
+    /// the worker runs overwrites it.
+    irb_slot: Option<[u8; 96]>,
+    /// The subchannel's thread is running.
+    channel_thread: bool,
+    /// A test holds the interrupt worker before its IRB copy
+    /// ([`Kernel::hold_irb_copy`]); `copy_waiting` says it is there.
+    copy_held: bool,
+    copy_waiting: bool,
+    /// Wakes the subchannel's thread (and tests waiting on the worker).
+    wake: Arc<Condvar>,
 }
 
 /// The simulated host: one vfio-ccw mediated device, its subchannel and
@@ -163,6 +201,11 @@ pub struct Kernel {
     inner: Mutex<Inner>,
     /// Writes refused by the io_mutex trylock (not seen by fault rules).
     contended: Mutex<Stats>,
+    /// Paired with `inner`: signalled whenever the channel has work.
+    wake: Arc<Condvar>,
+    /// As configured; host events take `io_mutex` only when immediate
+    /// (`Kernel::host_event_lock`).
+    latency: Latency,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -258,10 +301,13 @@ impl Kernel {
         let host_intparm = HOST_INTPARM_BASE | u32::from(config.schno);
         let mut sch = sch;
         sch.intparm = host_intparm;
+        let wake = Arc::new(Condvar::new());
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),
             io_mutex: Mutex::new(()),
             contended: Mutex::new(Stats::default()),
+            wake: Arc::clone(&wake),
+            latency: config.latency,
             inner: Mutex::new(Inner {
                 compat: config.compat,
                 profile: config.profile,
@@ -275,13 +321,20 @@ impl Kernel {
                 cmd: [0; CMD_SIZE],
                 sch,
                 crws: VecDeque::new(),
-                triggers: [None, None, None],
+                triggers: Triggers::default(),
                 dma: Dma::default(),
                 cp: None,
                 device,
                 faults: config.faults,
                 fault_seen: [0; OpKind::ALL.len()],
                 stats: Stats::default(),
+                timing: Timing::new(config.latency, config.seed),
+                function: None,
+                irb_slot: None,
+                channel_thread: false,
+                copy_held: false,
+                copy_waiting: false,
+                wake,
             }),
         })
     }
@@ -302,6 +355,7 @@ impl Kernel {
             }
         }
         g.open_count += 1;
+        self.start_channel(&mut g);
         Ok(SimDeviceFd {
             kernel: Arc::clone(self),
         })
@@ -389,26 +443,26 @@ impl Kernel {
     /// it is halted, and a CRW (channel path, ERC 6) is queued and
     /// signalled. Nothing happens for a CHPID no path of this subchannel uses.
     pub fn chp_offline(&self, chpid: u8) {
-        let _io = lock(&self.io_mutex);
+        let _io = self.host_event_lock();
         lock(&self.inner).chp_offline(chpid);
     }
 
     /// The channel path comes back: PAM bit set, CRW ERC 2 queued.
     pub fn chp_online(&self, chpid: u8) {
-        let _io = lock(&self.io_mutex);
+        let _io = self.host_event_lock();
         lock(&self.inner).chp_online(chpid);
     }
 
     /// The path is varied offline: it leaves the usable mask (PMCW LPM), a
     /// program using it is halted; no CRW.
     pub fn vary_off(&self, chpid: u8) {
-        let _io = lock(&self.io_mutex);
+        let _io = self.host_event_lock();
         lock(&self.inner).vary(chpid, false);
     }
 
     /// The path is varied online: back in the usable mask; no CRW.
     pub fn vary_on(&self, chpid: u8) {
-        let _io = lock(&self.io_mutex);
+        let _io = self.host_event_lock();
         lock(&self.inner).vary(chpid, true);
     }
 
@@ -424,7 +478,7 @@ impl Kernel {
     /// FSM gets NOT_OPER, the program is freed, and the mdev is removed
     /// (request IRQ).
     pub fn set_not_operational(&self) {
-        let _io = lock(&self.io_mutex);
+        let _io = self.host_event_lock();
         let g = lock(&self.inner);
         self.finish(g, |g| g.not_operational());
     }
@@ -433,13 +487,13 @@ impl Kernel {
     /// this device status, delivered as an IRB without a state change;
     /// dropped while the subchannel is disabled.
     pub fn unsolicited_interrupt(&self, dstat: u8) {
-        let _io = lock(&self.io_mutex);
+        let _io = self.host_event_lock();
         lock(&self.inner).unsolicited(dstat);
     }
 
     /// Lets a stalled channel program run to its end now.
     pub fn complete_stalled(&self) {
-        let _io = lock(&self.io_mutex);
+        let _io = self.host_event_lock();
         lock(&self.inner).complete_stalled();
     }
 
@@ -487,7 +541,9 @@ impl Kernel {
         g.open_count = g.open_count.saturating_sub(1);
         if g.open_count == 0 {
             g.fsm_close();
-            g.triggers = [None, None, None];
+            // The subchannel's thread sees the last close and ends.
+            g.wake.notify_all();
+            g.triggers = Triggers::default();
             if g.removal_pending {
                 g.removed = true;
                 g.removal_pending = false;
@@ -517,7 +573,7 @@ impl Kernel {
                 // so the refusal is counted on the side.
                 let mut c = lock(&self.contended);
                 c.device_fd_syscalls += 1;
-                if let Some(kind) = write_kind(offset) {
+                if let Some(kind) = Region::at(offset).and_then(|(r, _)| r.write_kind()) {
                     c.ops.bump(kind);
                 }
                 c.error(Errno::EAGAIN);
@@ -542,33 +598,6 @@ impl Kernel {
             let r = f(g);
             g.note(r)
         })
-    }
-}
-
-fn write_kind(offset: u64) -> Option<OpKind> {
-    match offset >> uapi::VFIO_CCW_OFFSET_SHIFT {
-        0 => Some(OpKind::IoWrite),
-        1 => Some(OpKind::CmdWrite),
-        _ => None,
-    }
-}
-
-/// The region at an index: (size, flags, cap subtype).
-fn region_desc(index: u32) -> (usize, u32, Option<u32>) {
-    let rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-    match index {
-        0 => (IO_SIZE, rw, None),
-        1 => (CMD_SIZE, rw, Some(uapi::VFIO_REGION_SUBTYPE_CCW_ASYNC_CMD)),
-        2 => (
-            SCHIB_SIZE,
-            VFIO_REGION_INFO_FLAG_READ,
-            Some(uapi::VFIO_REGION_SUBTYPE_CCW_SCHIB),
-        ),
-        _ => (
-            CRW_SIZE,
-            VFIO_REGION_INFO_FLAG_READ,
-            Some(uapi::VFIO_REGION_SUBTYPE_CCW_CRW),
-        ),
     }
 }
 

@@ -2,15 +2,14 @@
 //! Channel paths (vfio_ccw_chp.c and the css machine checks): path
 //! events change the subchannel's masks and queue CRWs.
 
-use super::*;
+use super::irqs::Irq;
+use super::{Inner, CRW_ERC_INIT, CRW_ERC_PERRN, CRW_RSC_CPATH};
 
 impl Inner {
     pub(super) fn queue_crw(&mut self, erc: u32, chpid: u8) {
         let crw = (CRW_RSC_CPATH << 24) | (erc << 16) | u32::from(chpid);
         self.crws.push_back(crw);
-        if signal(&self.triggers[1]) {
-            self.stats.interrupts.crw += 1;
-        }
+        self.signal_irq(Irq::Crw);
     }
 
     pub(super) fn chp_offline(&mut self, chpid: u8) {

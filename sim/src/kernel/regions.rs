@@ -3,9 +3,103 @@
 //! vfio_ccw_chp.c): the I/O region write that starts I/O, the async
 //! command region, the SCHIB and CRW images.
 
-use super::*;
+use nix::errno::Errno;
+use qemu_vfio_ccw::uapi::{self, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE};
+
+use super::irqs::Irq;
+use super::{
+    be32, Function, Inner, StartMode, CMD_SIZE, CRW_SIZE, IO_SIZE, RET_CODE_AT, SCHIB_SIZE,
+};
+use crate::config::Compat;
+use crate::cp::{actl, fctl};
+use crate::faults::FaultAction;
+use crate::stats::OpKind;
+
+/// The regions of the device fd, by index: the order in which the driver
+/// registers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Region {
+    Io,
+    AsyncCmd,
+    Schib,
+    Crw,
+}
+
+impl Region {
+    pub(super) fn from_index(index: u32) -> Option<Region> {
+        match index {
+            0 => Some(Region::Io),
+            1 => Some(Region::AsyncCmd),
+            2 => Some(Region::Schib),
+            3 => Some(Region::Crw),
+            _ => None,
+        }
+    }
+
+    /// The region a file offset (`index << 10 | pos`) falls in, and the
+    /// position in it.
+    pub(super) fn at(offset: u64) -> Option<(Region, usize)> {
+        let index = u32::try_from(offset >> uapi::VFIO_CCW_OFFSET_SHIFT).ok()?;
+        Some((Region::from_index(index)?, (offset & 0x3ff) as usize))
+    }
+
+    pub(super) fn size(self) -> usize {
+        match self {
+            Region::Io => IO_SIZE,
+            Region::AsyncCmd => CMD_SIZE,
+            Region::Schib => SCHIB_SIZE,
+            Region::Crw => CRW_SIZE,
+        }
+    }
+
+    /// `VFIO_REGION_INFO_FLAG_*`, capabilities aside.
+    pub(super) fn flags(self) -> u32 {
+        match self {
+            Region::Io | Region::AsyncCmd => {
+                VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE
+            }
+            Region::Schib | Region::Crw => VFIO_REGION_INFO_FLAG_READ,
+        }
+    }
+
+    /// The subtype of its `VFIO_REGION_TYPE_CCW` capability (none for the
+    /// I/O region, which has no capability).
+    pub(super) fn cap_subtype(self) -> Option<u32> {
+        match self {
+            Region::Io => None,
+            Region::AsyncCmd => Some(uapi::VFIO_REGION_SUBTYPE_CCW_ASYNC_CMD),
+            Region::Schib => Some(uapi::VFIO_REGION_SUBTYPE_CCW_SCHIB),
+            Region::Crw => Some(uapi::VFIO_REGION_SUBTYPE_CCW_CRW),
+        }
+    }
+
+    fn read_kind(self) -> OpKind {
+        match self {
+            Region::Io => OpKind::IoRead,
+            Region::AsyncCmd => OpKind::CmdRead,
+            Region::Schib => OpKind::SchibRead,
+            Region::Crw => OpKind::CrwRead,
+        }
+    }
+
+    /// The operation a write is; `None` for the read-only regions.
+    pub(super) fn write_kind(self) -> Option<OpKind> {
+        match self {
+            Region::Io => Some(OpKind::IoWrite),
+            Region::AsyncCmd => Some(OpKind::CmdWrite),
+            Region::Schib | Region::Crw => None,
+        }
+    }
+}
 
 impl Inner {
+    /// The region at `offset` if it is registered now, and the position.
+    fn region_at(&self, offset: u64) -> Result<(Region, usize), Errno> {
+        Region::at(offset)
+            .filter(|&(r, _)| (r as u32) < self.num_regions())
+            .ok_or(Errno::EINVAL)
+    }
+
     /// What a region read and write do first: count the operation, apply
     /// the faults that act before it, refuse an access past the region's
     /// end; returns the faults that act after it and the bytes to move
@@ -13,14 +107,13 @@ impl Inner {
     fn begin_access(
         &mut self,
         kind: OpKind,
-        index: u64,
+        region: Region,
         pos: usize,
         len: usize,
     ) -> Result<(Vec<FaultAction>, usize), Errno> {
         self.stats.ops.bump(kind);
         let after = self.pre_faults(kind)?;
-        let (size, _, _) = region_desc(index as u32);
-        if pos + len > size {
+        if pos + len > region.size() {
             return Err(Errno::EINVAL);
         }
         let count = Self::short(&after).map_or(len, |n| n.min(len));
@@ -28,23 +121,13 @@ impl Inner {
     }
 
     pub(super) fn region_read(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        let index = offset >> uapi::VFIO_CCW_OFFSET_SHIFT;
-        let pos = (offset & 0x3ff) as usize;
-        if index >= u64::from(self.num_regions()) {
-            return Err(Errno::EINVAL);
-        }
-        let kind = [
-            OpKind::IoRead,
-            OpKind::CmdRead,
-            OpKind::SchibRead,
-            OpKind::CrwRead,
-        ][index as usize];
-        let (after, count) = self.begin_access(kind, index, pos, buf.len())?;
-        let image: Vec<u8> = match index {
-            0 => self.io.to_vec(),
-            1 => self.cmd.to_vec(),
-            2 => self.schib()?.to_vec(),
-            _ => self.crw_dequeue().to_vec(),
+        let (region, pos) = self.region_at(offset)?;
+        let (after, count) = self.begin_access(region.read_kind(), region, pos, buf.len())?;
+        let image: Vec<u8> = match region {
+            Region::Io => self.io.to_vec(),
+            Region::AsyncCmd => self.cmd.to_vec(),
+            Region::Schib => self.schib()?.to_vec(),
+            Region::Crw => self.crw_dequeue().to_vec(),
         };
         buf[..count].copy_from_slice(&image[pos..pos + count]);
         self.post_faults(&after);
@@ -52,19 +135,11 @@ impl Inner {
     }
 
     pub(super) fn region_write(&mut self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        let index = offset >> uapi::VFIO_CCW_OFFSET_SHIFT;
-        let pos = (offset & 0x3ff) as usize;
-        if index >= u64::from(self.num_regions()) {
-            return Err(Errno::EINVAL);
-        }
-        let kind = match index {
-            0 => OpKind::IoWrite,
-            1 => OpKind::CmdWrite,
-            // SCHIB and CRW regions are read-only.
-            _ => return Err(Errno::EINVAL),
-        };
-        let (after, count) = self.begin_access(kind, index, pos, buf.len())?;
-        let ret = if index == 0 {
+        let (region, pos) = self.region_at(offset)?;
+        // The SCHIB and CRW regions are read-only.
+        let kind = region.write_kind().ok_or(Errno::EINVAL)?;
+        let (after, count) = self.begin_access(kind, region, pos, buf.len())?;
+        let ret = if region == Region::Io {
             self.io[pos..pos + count].copy_from_slice(&buf[..count]);
             let mode = if after.contains(&FaultAction::Stall) {
                 StartMode::Stall
@@ -109,6 +184,13 @@ impl Inner {
             b[30] = fctl::START;
             b[31] = actl::SUBCHANNEL_ACTIVE | actl::DEVICE_ACTIVE;
         }
+        // A halt or clear the channel has not finished: its function and
+        // its pending bit in the activity control.
+        match self.function.map(|p| p.function) {
+            Some(Function::Halt { .. }) => b[30] |= fctl::HALT | actl::HALT_PENDING,
+            Some(Function::Clear) => b[30] |= fctl::CLEAR | actl::CLEAR_PENDING,
+            _ => {}
+        }
         if self.compat == Compat::QemuC {
             let flags = u16::from_be_bytes([b[28], b[29]]);
             b[28..30].copy_from_slice(&flags.to_ne_bytes());
@@ -123,8 +205,8 @@ impl Inner {
             Compat::Architecture => crw.to_be_bytes(),
             Compat::QemuC => crw.to_ne_bytes(),
         });
-        if !self.crws.is_empty() && signal(&self.triggers[1]) {
-            self.stats.interrupts.crw += 1;
+        if !self.crws.is_empty() {
+            self.signal_irq(Irq::Crw);
         }
         b
     }
