@@ -4,6 +4,7 @@
 //! device.
 
 use crate::faults::FaultScript;
+use crate::subchannel::Description;
 
 /// Byte order of the fields the stock QEMU C device gets wrong on a
 /// little-endian host.
@@ -96,48 +97,15 @@ impl KernelProfile {
 }
 
 /// The simulated subchannel and its environment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SimConfig {
-    /// Channel subsystem id of the host subchannel.
-    pub cssid: u8,
-    /// Subchannel set id.
-    pub ssid: u8,
-    /// Subchannel number.
-    pub schno: u16,
-    /// Device number of the attached device (PMCW, valid bit set).
-    pub devno: u16,
-    /// CHPIDs of the eight possible paths (0 where no path is installed).
-    pub chpids: [u8; 8],
-    /// Path installed mask (bit 0x80 = path 0).
-    pub pim: u8,
-    /// Path available mask.
-    pub pam: u8,
-    /// Path operational mask.
-    pub pom: u8,
+    /// The subchannel, its device number and paths (the rest of the
+    /// description, UUID, group and cdev, is for the interposer and sysfs).
+    pub subchannel: Description,
     /// Byte order of the fields the stock C device writes in host order.
     pub compat: Compat,
     /// Which kernel's uAPI to offer.
     pub profile: KernelProfile,
     /// Faults to inject (see [`FaultScript`]).
     pub faults: FaultScript,
-}
-
-impl Default for SimConfig {
-    /// Subchannel 0.0.0313 with device 0.0.0190 behind one CHPID (0x40) on
-    /// path 0, every mask agreeing.
-    fn default() -> Self {
-        SimConfig {
-            cssid: 0,
-            ssid: 0,
-            schno: 0x0313,
-            devno: 0x0190,
-            chpids: [0x40, 0, 0, 0, 0, 0, 0, 0],
-            pim: 0x80,
-            pam: 0x80,
-            pom: 0xff,
-            compat: Compat::Architecture,
-            profile: KernelProfile::Current,
-            faults: FaultScript::empty(),
-        }
-    }
 }
