@@ -61,6 +61,13 @@ impl Host {
         &self.devices[device].kernel
     }
 
+    /// A path event of the host: every subchannel on the CHPID sees it.
+    pub fn path_event(&self, event: PathEvent) {
+        for device in &self.devices {
+            apply(&device.kernel, event);
+        }
+    }
+
     /// Passes the path events fault rules made to every other device: a
     /// path is the host's, so each subchannel on it sees it go (a CRW
     /// each) or come back. Runs after each call into a kernel, with no
@@ -76,15 +83,19 @@ impl Host {
                 if i == origin {
                     continue;
                 }
-                let k = &device.kernel;
-                match event {
-                    PathEvent::Offline(chpid) => k.chp_offline(chpid),
-                    PathEvent::Online(chpid) => k.chp_online(chpid),
-                    PathEvent::VaryOff(chpid) => k.vary_off(chpid),
-                    PathEvent::VaryOn(chpid) => k.vary_on(chpid),
-                }
+                apply(&device.kernel, event);
             }
         }
+    }
+}
+
+/// `event` on one subchannel (nothing if it has no path on the CHPID).
+fn apply(k: &Kernel, event: PathEvent) {
+    match event {
+        PathEvent::Offline(chpid) => k.chp_offline(chpid),
+        PathEvent::Online(chpid) => k.chp_online(chpid),
+        PathEvent::VaryOff(chpid) => k.vary_off(chpid),
+        PathEvent::VaryOn(chpid) => k.vary_on(chpid),
     }
 }
 
@@ -108,7 +119,12 @@ pub fn host() -> Option<&'static Host> {
         }
     });
     let host = host.as_ref()?;
-    CONNECTED.call_once(|| connect_paths(host));
+    CONNECTED.call_once(|| {
+        connect_paths(host);
+        if let Some(path) = env("VFIO_CCW_SIM_CONTROL") {
+            crate::control::start(host, path);
+        }
+    });
     Some(host)
 }
 

@@ -695,3 +695,70 @@ fn sixty_four_dasds_run_each_on_its_own_subchannel() {
     assert_eq!(lines[8], "fstat-device: ok chr 511:63", "{stdout}");
     assert!(text(&out.stderr).contains("total of 64 devices"));
 }
+
+#[test]
+fn a_control_fifo_path_event_reaches_every_subchannel_on_the_chpid() {
+    root_only!();
+    let dir = scratch("control");
+    let fifo = dir.join("control");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let mut options = dasds(&dir, 3);
+    options.extend(["--chpids".to_owned(), "40,41".to_owned()]);
+    // Device 1 on 41 as well, device 2 on its own 42.
+    options[3] = format!("dasd={},chpids=41", options[3]);
+    options[2] = "--device".to_owned();
+    options.extend(["--control".to_owned(), fifo.to_string_lossy().into_owned()]);
+    let event = format!("run=echo chp-offline 41 >{}", fifo.display());
+    let device1 = format!("device={}", uuid(1));
+    let device2 = format!("device={}", uuid(2));
+    let out = run_devices(
+        &options,
+        &[
+            &probe,
+            "container",
+            "group=7",
+            "set-container",
+            "iommu=3",
+            "device",
+            "group=8",
+            "set-container",
+            &device1,
+            "group=9",
+            "set-container",
+            &device2,
+            &event,
+            "select=0",
+            "wait-crw",
+            "select=1",
+            "wait-crw",
+            "select=2",
+            "read=0xc00,8",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[11], format!("{event}: ok 0"), "{stdout}");
+    assert_eq!(lines[13], "wait-crw: ok 04060041", "device 0: {stdout}");
+    assert_eq!(lines[15], "wait-crw: ok 04060041", "device 1: {stdout}");
+    assert_eq!(
+        lines[17], "read=0xc00,8: ok 8 0000000000000000",
+        "device 2 is not on 41: {stdout}"
+    );
+    assert!(!fifo.exists(), "the launcher removes the FIFO it made");
+}
+
+#[test]
+fn a_control_path_that_is_not_a_fifo_is_refused() {
+    native_only!();
+    let dir = scratch("control-file");
+    let file = dir.join("plain");
+    std::fs::write(&file, "").unwrap();
+    let out = run(&dir, &["--control", &file.to_string_lossy()], &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("exists and is not a FIFO"),
+        "{}",
+        text(&out.stderr)
+    );
+}

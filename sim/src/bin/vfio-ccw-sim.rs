@@ -50,6 +50,10 @@ options:
                       on that CHPID
   --compat qemu-c     byte order of the stock upstream C device on this host
   --stats FILE        also write the kernel's counters to FILE
+  --control FIFO      host path events while COMMAND runs: each line written
+                      to FIFO (made if absent), 'chp-offline XX',
+                      'chp-online XX', 'vary-off XX' or 'vary-on XX', reaches
+                      every subchannel on CHPID XX
   --group N           the first device's IOMMU group number (default 7); the
                       others' follow it
   --no-group          a kernel without CONFIG_VFIO_GROUP: no iommu_group link,
@@ -84,6 +88,7 @@ struct Options {
     faults: Option<PathBuf>,
     compat: Option<String>,
     stats: Option<PathBuf>,
+    control: Option<PathBuf>,
     /// The first device's group (the others' follow), None: no groups.
     group: Option<u32>,
     cdev_fd: Option<i32>,
@@ -147,6 +152,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         faults: None,
         compat: None,
         stats: None,
+        control: None,
         group: Some(7),
         cdev_fd: None,
         command: Vec::new(),
@@ -204,6 +210,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
                 o.compat = Some(v);
             }
             "--stats" => o.stats = Some(value()?.into()),
+            "--control" => o.control = Some(value()?.into()),
             "--group" => {
                 let v = value()?.to_string_lossy().into_owned();
                 o.group = Some(
@@ -262,6 +269,15 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         volumes.push(volume);
     }
     subchannel::check_distinct(&describe(&o))?;
+    if let Some(path) = &o.control {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_fifo()) {
+            return Err(format!(
+                "--control {}: exists and is not a FIFO",
+                path.display()
+            ));
+        }
+    }
     Ok(Request::Run(Box::new(o)))
 }
 
@@ -439,6 +455,25 @@ fn substitute(text: &str, sysfsdevs: &[PathBuf]) -> String {
     out
 }
 
+/// The control FIFO at `path`: an existing one is used, none is made (and
+/// then true: the launcher removes it at the end); anything else there is
+/// refused.
+fn control_fifo(path: &Path) -> Result<bool, String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => Ok(false),
+        Ok(_) => Err(format!(
+            "--control {}: exists and is not a FIFO",
+            path.display()
+        )),
+        Err(_) => {
+            nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| format!("--control {}: cannot make a FIFO: {e}", path.display()))?;
+            Ok(true)
+        }
+    }
+}
+
 fn run(o: Options) -> Result<ExitCode, String> {
     let preload = preload()?;
     let devices = describe(&o);
@@ -507,6 +542,14 @@ fn run(o: Options) -> Result<ExitCode, String> {
     if let Some(compat) = &o.compat {
         command.env("VFIO_CCW_SIM_COMPAT", compat);
     }
+    let made_fifo = match &o.control {
+        Some(path) => {
+            let made = control_fifo(path)?;
+            command.env("VFIO_CCW_SIM_CONTROL", path);
+            made
+        }
+        None => false,
+    };
     // The cdev fd stands on a descriptor of /dev/null, as every fd of the
     // interposer does; the interposer adopts it at load.
     let backing = match o.cdev_fd {
@@ -552,7 +595,13 @@ fn run(o: Options) -> Result<ExitCode, String> {
     forward_signals(child.id());
     let status = child
         .wait()
-        .map_err(|e| format!("waiting for the command: {e}"))?;
+        .map_err(|e| format!("waiting for the command: {e}"));
+    if made_fifo {
+        if let Some(path) = &o.control {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let status = status?;
 
     match std::fs::read_to_string(&stats) {
         Ok(report) => {
