@@ -222,7 +222,11 @@ fn describe(i: usize, groups: bool) -> Result<(Description, FaultScript), String
     }
     d.group = if groups {
         match device_env("VFIO_CCW_SIM_GROUP", i) {
-            None => d.group,
+            // The others follow the first device's group, as in the launcher.
+            None => match env("VFIO_CCW_SIM_GROUP").and_then(|g| g.parse::<u32>().ok()) {
+                Some(first) => Some(first.saturating_add(i as u32)),
+                None => d.group,
+            },
             Some((var, text)) => Some(
                 text.parse()
                     .map_err(|_| format!("{var}={text}: expected a group number or none"))?,

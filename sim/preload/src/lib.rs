@@ -11,7 +11,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `VFIO_CCW_SIM_GROUP` | IOMMU group number, `none` for a kernel without groups | `7` |
+//! | `VFIO_CCW_SIM_GROUP` | IOMMU group number (device i: this + i), `none` for a kernel without groups | `7` |
 //! | `VFIO_CCW_SIM_UUID` | mdev UUID (device name for GET_DEVICE_FD) | `6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313` |
 //! | `VFIO_CCW_SIM_DASD` | 3390 CKD image behind the subchannel | required |
 //! | `VFIO_CCW_SIM_SCHID` | host subchannel `C.S.XXXX` | `0.0.0313` |
