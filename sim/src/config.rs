@@ -24,7 +24,7 @@ use crate::subchannel::Description;
 /// | I/O | SCSW flags (u16), ctrl (u16: FC/AC/SC), CPA (u32), count (u16); dstat and cstat are single bytes | 12-13, 14-15, 16-19, 22-23 | read by the model |
 /// | async command | `command` (u32) | 0-3 | read by the model |
 /// | SCHIB | SCSW flags halfword (u16, holds the N flag) | 28-29 | written by the model |
-/// | CRW | `crw` (u32) | 0-3 | written by the model |
+/// | CRW | `crw` as QEMU's `CRW` struct: `flags` (u16), `rsid` (u16) | 0-1, 2-3 | written by the model |
 ///
 /// Everything else stays big-endian: the IRB (the C device decodes it as
 /// big-endian), both `ret_code`s (it only looks at the `pwrite` result), and
