@@ -60,7 +60,11 @@ fn qemu_c_mode_stores_the_crw_as_the_c_devices_two_host_order_halfwords() {
     r.kernel.chp_offline(0x40);
     let mut b = [0u8; 8];
     r.fd.read_at(&mut b, 0xc00).unwrap();
-    assert_eq!(u16::from_ne_bytes([b[0], b[1]]), 0x0406, "flags: RSC 4, ERC 6");
+    assert_eq!(
+        u16::from_ne_bytes([b[0], b[1]]),
+        0x0406,
+        "flags: RSC 4, ERC 6"
+    );
     assert_eq!(u16::from_ne_bytes([b[2], b[3]]), 0x0040, "rsid: the CHPID");
 }
 
