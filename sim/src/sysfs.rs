@@ -25,11 +25,11 @@ pub fn build_all(sys: &Path, devices: &[Description]) -> io::Result<()> {
 }
 
 /// Builds one device's tree under `sys`.
-pub fn build(sys: &Path, layout: &Description) -> io::Result<()> {
-    let schid = layout.schid.to_string();
-    let css = sys.join(format!("devices/css{:x}", layout.schid.cssid));
+pub fn build(sys: &Path, device: &Description) -> io::Result<()> {
+    let schid = device.schid.to_string();
+    let css = sys.join(format!("devices/css{:x}", device.schid.cssid));
     let subchannel = css.join(&schid);
-    let mdev = subchannel.join(&layout.uuid);
+    let mdev = subchannel.join(&device.uuid);
     fs::create_dir_all(&mdev)?;
 
     // Attribute formats as drivers/s390/cio/css.c writes them.
@@ -38,48 +38,48 @@ pub fn build(sys: &Path, layout: &Description) -> io::Result<()> {
         &subchannel.join("pimpampom"),
         &format!(
             "{:02x} {:02x} {:02x}\n",
-            layout.paths.pim, layout.paths.pam, layout.paths.pom
+            device.paths.pim, device.paths.pam, device.paths.pom
         ),
     )?;
     let mut chpids = String::new();
-    for (i, chpid) in layout.paths.chpids.iter().enumerate() {
-        let installed = layout.paths.pim & (0x80 >> i) != 0;
+    for (i, chpid) in device.paths.chpids.iter().enumerate() {
+        let installed = device.paths.pim & (0x80 >> i) != 0;
         chpids.push_str(&format!("{:02x} ", if installed { *chpid } else { 0 }));
     }
     chpids.push('\n');
     write(&subchannel.join("chpids"), &chpids)?;
     write(
         &subchannel.join("dev_busid"),
-        &format!("{}\n", layout.devno),
+        &format!("{}\n", device.devno),
     )?;
     write(&subchannel.join("driver_override"), "vfio_ccw\n")?;
 
     // QEMU names the paths css<c>/chp0.<xx> whatever the css id.
-    for chpid in layout.paths.list() {
+    for chpid in device.paths.list() {
         let chp = css.join(format!("chp0.{chpid:02x}"));
         fs::create_dir_all(&chp)?;
-        write(&chp.join("type"), &format!("{:x}\n", layout.chp_type))?;
+        write(&chp.join("type"), &format!("{:x}\n", device.chp_type))?;
     }
 
     // The group link dangles, as QEMU only reads its name.
-    if let Some(group) = layout.group {
+    if let Some(group) = device.group {
         symlink(
             format!("../../../../kernel/iommu_groups/{group}"),
             mdev.join("iommu_group"),
         )?;
     }
 
-    let cdev = mdev.join("vfio-dev").join(layout.cdev_name());
+    let cdev = mdev.join("vfio-dev").join(device.cdev_name());
     fs::create_dir_all(&cdev)?;
     write(
         &cdev.join("dev"),
-        &format!("{CDEV_MAJOR}:{}\n", layout.cdev),
+        &format!("{CDEV_MAJOR}:{}\n", device.cdev),
     )?;
 
     let css_bus = sys.join("bus/css/devices");
     fs::create_dir_all(&css_bus)?;
     symlink(
-        format!("../../../devices/css{:x}/{schid}", layout.schid.cssid),
+        format!("../../../devices/css{:x}/{schid}", device.schid.cssid),
         css_bus.join(&schid),
     )?;
     let mdev_bus = sys.join("bus/mdev/devices");
@@ -87,9 +87,9 @@ pub fn build(sys: &Path, layout: &Description) -> io::Result<()> {
     symlink(
         format!(
             "../../../devices/css{:x}/{schid}/{}",
-            layout.schid.cssid, layout.uuid
+            device.schid.cssid, device.uuid
         ),
-        mdev_bus.join(&layout.uuid),
+        mdev_bus.join(&device.uuid),
     )?;
     Ok(())
 }
