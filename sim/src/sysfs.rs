@@ -2,7 +2,7 @@
 //! The sysfs a vfio-ccw mediated device has, as far as QEMU reads it,
 //! built under a root directory: the subchannel with its attributes, the
 //! mdev below it with its `iommu_group` link and its device cdev
-//! (`vfio-dev/vfio0/dev`, for iommufd), the channel paths, and the bus
+//! (`vfio-dev/vfio<N>/dev`, for iommufd), the channel paths, and the bus
 //! links. The launcher builds it on tmpfs over `/sys` in a private
 //! mount namespace; tests build it in a temporary directory.
 
