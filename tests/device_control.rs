@@ -8,6 +8,7 @@ use common::*;
 use qemu_vfio_ccw::css::*;
 use qemu_vfio_ccw::device::*;
 use qemu_vfio_ccw::irq::Irq;
+use vfio_ccw_sim::subchannel::{Description, Paths};
 use vfio_ccw_sim::{FaultScript, SimConfig};
 
 fn faults(text: &str) -> SimConfig {
@@ -95,15 +96,22 @@ fn halt_on_einval_ends_with_unit_exception() {
     assert_eq!({ out.schib.scsw.cpa }, CPA + 8);
 }
 
+/// A subchannel on CHPIDs 0x40 and 0x41 with `pam` the paths available.
+fn two_paths(pam: u8) -> SimConfig {
+    let mut paths = Paths::installed(&[0x40, 0x41]);
+    paths.pam = pam;
+    SimConfig {
+        subchannel: Description {
+            paths,
+            ..Description::default()
+        },
+        ..SimConfig::default()
+    }
+}
+
 #[test]
 fn store_copies_the_hosts_path_masks_and_keeps_the_rest() {
-    let config = SimConfig {
-        pim: 0xc0,
-        pam: 0x80,
-        pom: 0xff,
-        chpids: [0x40, 0x41, 0, 0, 0, 0, 0, 0],
-        ..SimConfig::default()
-    };
+    let config = two_paths(0x80);
     let guest = Guest::new(config);
     let mut device = guest.realize(Config::default());
     let mut current = started_schib();
@@ -124,12 +132,7 @@ fn store_copies_the_hosts_path_masks_and_keeps_the_rest() {
 
 #[test]
 fn store_after_a_path_goes_offline_shows_it_unavailable() {
-    let config = SimConfig {
-        pim: 0xc0,
-        pam: 0xc0,
-        chpids: [0x40, 0x41, 0, 0, 0, 0, 0, 0],
-        ..SimConfig::default()
-    };
+    let config = two_paths(0xc0);
     let guest = Guest::new(config);
     let mut device = guest.realize(Config::default());
     guest.kernel.chp_offline(0x41);
@@ -139,12 +142,7 @@ fn store_after_a_path_goes_offline_shows_it_unavailable() {
 
 #[test]
 fn store_after_a_vary_off_keeps_the_path_masks_since_only_the_hosts_usable_mask_changes() {
-    let config = SimConfig {
-        pim: 0xc0,
-        pam: 0xc0,
-        chpids: [0x40, 0x41, 0, 0, 0, 0, 0, 0],
-        ..SimConfig::default()
-    };
+    let config = two_paths(0xc0);
     let guest = Guest::new(config);
     let mut device = guest.realize(Config::default());
     guest.kernel.vary_off(0x41);

@@ -4,6 +4,7 @@
 //! device.
 
 use crate::faults::FaultScript;
+use crate::subchannel::Description;
 use crate::timing::Latency;
 
 /// Byte order of the fields the stock QEMU C device gets wrong on a
@@ -24,7 +25,7 @@ use crate::timing::Latency;
 /// | I/O | SCSW flags (u16), ctrl (u16: FC/AC/SC), CPA (u32), count (u16); dstat and cstat are single bytes | 12-13, 14-15, 16-19, 22-23 | read by the model |
 /// | async command | `command` (u32) | 0-3 | read by the model |
 /// | SCHIB | SCSW flags halfword (u16, holds the N flag) | 28-29 | written by the model |
-/// | CRW | `crw` (u32) | 0-3 | written by the model |
+/// | CRW | `crw` as QEMU's `CRW` struct: `flags` (u16), `rsid` (u16) | 0-1, 2-3 | written by the model |
 ///
 /// Everything else stays big-endian: the IRB (the C device decodes it as
 /// big-endian), both `ret_code`s (it only looks at the `pwrite` result), and
@@ -97,24 +98,11 @@ impl KernelProfile {
 }
 
 /// The simulated subchannel and its environment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SimConfig {
-    /// Channel subsystem id of the host subchannel.
-    pub cssid: u8,
-    /// Subchannel set id.
-    pub ssid: u8,
-    /// Subchannel number.
-    pub schno: u16,
-    /// Device number of the attached device (PMCW, valid bit set).
-    pub devno: u16,
-    /// CHPIDs of the eight possible paths (0 where no path is installed).
-    pub chpids: [u8; 8],
-    /// Path installed mask (bit 0x80 = path 0).
-    pub pim: u8,
-    /// Path available mask.
-    pub pam: u8,
-    /// Path operational mask.
-    pub pom: u8,
+    /// The subchannel, its device number and paths (the rest of the
+    /// description, UUID, group and cdev, is for the interposer and sysfs).
+    pub subchannel: Description,
     /// Byte order of the fields the stock C device writes in host order.
     pub compat: Compat,
     /// Which kernel's uAPI to offer.
@@ -126,26 +114,4 @@ pub struct SimConfig {
     /// Where a random timing ([`Latency::Dasd3390`]) starts: the same seed
     /// replays the same service times.
     pub seed: u64,
-}
-
-impl Default for SimConfig {
-    /// Subchannel 0.0.0313 with device 0.0.0190 behind one CHPID (0x40) on
-    /// path 0, every mask agreeing.
-    fn default() -> Self {
-        SimConfig {
-            cssid: 0,
-            ssid: 0,
-            schno: 0x0313,
-            devno: 0x0190,
-            chpids: [0x40, 0, 0, 0, 0, 0, 0, 0],
-            pim: 0x80,
-            pam: 0x80,
-            pom: 0xff,
-            compat: Compat::Architecture,
-            profile: KernelProfile::Current,
-            faults: FaultScript::empty(),
-            latency: Latency::Immediate,
-            seed: 0,
-        }
-    }
 }

@@ -12,6 +12,8 @@
 //!   image ([`ckd`]), with what it reports to Linux in [`eckd`] and its
 //!   sense bytes in [`sense`]; [`ipl`]
 //!   writes IPL volumes for it, [`cdl`] volumes formatted for Linux;
+//! - [`subchannel`]: the one description of a subchannel and its mdev,
+//!   from which the model, [`sysfs`] and the launcher are configured;
 //! - [`faults`]: fault injection; [`timing`]: how long the channel takes;
 //! - [`Stats`]: counters for tests and the launcher's report.
 
@@ -29,12 +31,13 @@ pub mod ipl;
 pub mod kernel;
 pub mod sense;
 pub mod stats;
+pub mod subchannel;
 pub mod sysfs;
 pub mod timing;
 
 pub use config::{Compat, KernelProfile, SimConfig};
 pub use dma::{DMA_READ, DMA_WRITE, PAGE_SIZE};
 pub use faults::{CapsCorruption, FaultAction, FaultRule, FaultScript};
-pub use kernel::{FsmState, Kernel, SimDeviceFd};
+pub use kernel::{FsmState, Kernel, PathEvent, PathHook, SimDeviceFd};
 pub use stats::{IrqCounts, OpCounts, OpKind, Stats};
 pub use timing::{Latency, Timing};

@@ -121,7 +121,13 @@ impl OpCounts {
     }
 
     pub(crate) fn bump(&mut self, kind: OpKind) -> u64 {
-        let c = match kind {
+        let c = self.slot(kind);
+        *c += 1;
+        *c
+    }
+
+    fn slot(&mut self, kind: OpKind) -> &mut u64 {
+        match kind {
             OpKind::IoWrite => &mut self.io_write,
             OpKind::IoRead => &mut self.io_read,
             OpKind::CmdWrite => &mut self.cmd_write,
@@ -135,9 +141,7 @@ impl OpCounts {
             OpKind::Reset => &mut self.reset,
             OpKind::DmaMap => &mut self.dma_map,
             OpKind::DmaUnmap => &mut self.dma_unmap,
-        };
-        *c += 1;
-        *c
+        }
     }
 }
 
@@ -184,6 +188,51 @@ impl Stats {
     pub(crate) fn error(&mut self, errno: nix::errno::Errno) {
         *self.errors.entry(errno as i32).or_insert(0) += 1;
     }
+
+    /// Adds `other`'s counts to these: the totals of several devices.
+    pub fn add(&mut self, other: &Stats) {
+        for kind in OpKind::ALL {
+            *self.ops.slot(kind) += other.ops.get(kind);
+        }
+        for (errno, n) in &other.errors {
+            *self.errors.entry(*errno).or_insert(0) += n;
+        }
+        self.interrupts.io += other.interrupts.io;
+        self.interrupts.crw += other.interrupts.crw;
+        self.interrupts.req += other.interrupts.req;
+        self.device_fd_syscalls += other.device_fd_syscalls;
+        self.removal_requests += other.removal_requests;
+        self.ssch += other.ssch;
+        self.hsch += other.hsch;
+        self.csch += other.csch;
+        self.ccws_executed += other.ccws_executed;
+        self.bytes_read += other.bytes_read;
+        self.bytes_written += other.bytes_written;
+    }
+}
+
+/// The report of a host with several devices: each device's counters
+/// under its name (`device 1 (0.0.0314)`), then their total. With one
+/// device, that device's counters alone.
+pub fn report(devices: &[(String, Stats)]) -> String {
+    if let [(_, only)] = devices {
+        return only.to_string();
+    }
+    let mut total = Stats::default();
+    let mut out = String::new();
+    for (name, stats) in devices {
+        total.add(stats);
+        let text = stats.to_string();
+        let body = text.split_once('\n').map_or("", |(_, rest)| rest);
+        out.push_str(&format!("vfio-ccw-sim statistics: {name}\n{body}\n"));
+    }
+    let text = total.to_string();
+    let body = text.split_once('\n').map_or("", |(_, rest)| rest);
+    out.push_str(&format!(
+        "vfio-ccw-sim statistics: total of {} devices\n{body}",
+        devices.len()
+    ));
+    out
 }
 
 impl fmt::Display for Stats {
@@ -222,5 +271,52 @@ impl fmt::Display for Stats {
             "  data: {} bytes stored to guest memory, {} bytes fetched from it",
             self.bytes_read, self.bytes_written
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(ssch: u64, io_write: u64) -> Stats {
+        let mut s = Stats {
+            ssch,
+            ..Stats::default()
+        };
+        for _ in 0..io_write {
+            s.ops.bump(OpKind::IoWrite);
+        }
+        s.error(nix::errno::Errno::EBUSY);
+        s
+    }
+
+    #[test]
+    fn one_device_reports_as_it_always_has() {
+        let one = device(3, 4);
+        assert_eq!(report(&[("device 0".into(), one.clone())]), one.to_string());
+    }
+
+    #[test]
+    fn several_devices_report_each_then_the_total() {
+        let text = report(&[
+            ("device 0 (0.0.0313)".into(), device(3, 4)),
+            ("device 1 (0.0.0314)".into(), device(5, 6)),
+        ]);
+        let headers: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("vfio-ccw-sim statistics"))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                "vfio-ccw-sim statistics: device 0 (0.0.0313)",
+                "vfio-ccw-sim statistics: device 1 (0.0.0314)",
+                "vfio-ccw-sim statistics: total of 2 devices",
+            ]
+        );
+        let total = text.split("total of 2 devices").nth(1).unwrap();
+        assert!(total.contains("io-write     10"), "{total}");
+        assert!(total.contains("EBUSY (16) 2"), "{total}");
+        assert!(total.contains("ssch 8 "), "{total}");
     }
 }

@@ -53,12 +53,19 @@ fn architecture_mode_sees_no_function_in_a_little_endian_scsw() {
 }
 
 #[test]
-fn qemu_c_mode_stores_the_crw_in_host_order() {
+fn qemu_c_mode_stores_the_crw_as_the_c_devices_two_host_order_halfwords() {
+    // QEMU's C device memcpy()s the word into `CRW { uint16_t flags;
+    // uint16_t rsid; }`: a host-order u32 would swap the halves on x86.
     let r = qemu_c();
     r.kernel.chp_offline(0x40);
     let mut b = [0u8; 8];
     r.fd.read_at(&mut b, 0xc00).unwrap();
-    assert_eq!(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]), 0x0406_0040);
+    assert_eq!(
+        u16::from_ne_bytes([b[0], b[1]]),
+        0x0406,
+        "flags: RSC 4, ERC 6"
+    );
+    assert_eq!(u16::from_ne_bytes([b[2], b[3]]), 0x0040, "rsid: the CHPID");
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use nix::errno::Errno;
 use qemu_vfio_ccw::kernel::DeviceFd;
+use vfio_ccw_sim::subchannel::{Description, Paths};
 use vfio_ccw_sim::SimConfig;
 
 fn schib(fd: &dyn DeviceFd) -> [u8; 52] {
@@ -22,10 +23,10 @@ fn crw(fd: &dyn DeviceFd) -> [u8; 8] {
 
 fn two_paths() -> SimConfig {
     SimConfig {
-        chpids: [0x40, 0x41, 0, 0, 0, 0, 0, 0],
-        pim: 0xc0,
-        pam: 0xc0,
-        pom: 0xff,
+        subchannel: Description {
+            paths: Paths::installed(&[0x40, 0x41]),
+            ..Description::default()
+        },
         ..SimConfig::default()
     }
 }

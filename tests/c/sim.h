@@ -44,7 +44,7 @@ static int sim_open(SimDevice *sim)
     char path[64];
     struct vfio_group_status status = { .argsz = sizeof(status) };
     struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
-    const char *group = env_or("VFIO_CCW_SIM_GROUP", "0");
+    const char *group = env_or("VFIO_CCW_SIM_GROUP", "7");
     const char *uuid = env_or("VFIO_CCW_SIM_UUID",
                               "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313");
 

@@ -1,26 +1,113 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! The simulated host of this process: configured once from the
-//! environment, at the first open of a `/dev/vfio` node.
+//! The simulated host of this process: its vfio-ccw devices, configured
+//! once from the environment at the first open of a `/dev/vfio` node, and
+//! the channel paths they share.
+//!
+//! `VFIO_CCW_SIM_DEVICES` says how many devices there are (default 1);
+//! device `i` reads the per-device variables with `i` appended
+//! (`VFIO_CCW_SIM_DASD1`), and device 0 also the plain names. What a
+//! device's variables leave out comes from [`Description::at`] its position.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use vfio_ccw_sim::ccw_device::CcwDevice;
-use vfio_ccw_sim::{Compat, FaultScript, Kernel, SimConfig};
+use vfio_ccw_sim::subchannel::{self, BusId, Description, Paths};
+use vfio_ccw_sim::{Compat, FaultScript, Kernel, PathEvent, SimConfig};
 
-/// The mediated device's UUID when none is configured.
-pub const DEFAULT_UUID: &str = "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313";
+/// One mediated device: its description and its driver model.
+pub struct Device {
+    pub description: Description,
+    pub kernel: Arc<Kernel>,
+}
 
 pub struct Host {
-    pub kernel: Arc<Kernel>,
-    /// The group node's name, or None for a kernel without groups.
-    pub group: Option<String>,
-    pub uuid: String,
+    pub devices: Vec<Device>,
+    /// False on a kernel without CONFIG_VFIO_GROUP: no container, no group
+    /// nodes.
+    pub groups: bool,
+    /// Path events fault rules made, with the device they came from, not
+    /// yet passed to the other devices.
+    path_events: Mutex<VecDeque<(usize, PathEvent)>>,
+    path_events_pending: AtomicBool,
+}
+
+impl Host {
+    /// The device whose group node is `/dev/vfio/<name>`.
+    pub fn by_group(&self, name: &str) -> Option<usize> {
+        if !self.groups {
+            return None;
+        }
+        let number: u32 = name.parse().ok()?;
+        // "07" is not group 7's node.
+        if number.to_string() != name {
+            return None;
+        }
+        self.devices
+            .iter()
+            .position(|d| d.description.group == Some(number))
+    }
+
+    /// The device whose cdev is `/dev/vfio/devices/<name>`.
+    pub fn by_cdev(&self, name: &str) -> Option<usize> {
+        self.devices
+            .iter()
+            .position(|d| d.description.cdev_name() == name)
+    }
+
+    /// Device `device`'s driver model.
+    pub fn kernel(&self, device: usize) -> &Arc<Kernel> {
+        &self.devices[device].kernel
+    }
+
+    /// A path event of the host: every subchannel on the CHPID sees it.
+    pub fn path_event(&self, event: PathEvent) {
+        for device in &self.devices {
+            apply(&device.kernel, event);
+        }
+    }
+
+    /// Passes the path events fault rules made to every other device: a
+    /// path is the host's, so each subchannel on it sees it go (a CRW
+    /// each) or come back. Runs after each call into a kernel, with no
+    /// kernel lock held.
+    pub fn deliver_path_events(&self) {
+        if !self.path_events_pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        loop {
+            let next = lock(&self.path_events).pop_front();
+            let Some((origin, event)) = next else { return };
+            for (i, device) in self.devices.iter().enumerate() {
+                if i == origin {
+                    continue;
+                }
+                apply(&device.kernel, event);
+            }
+        }
+    }
+}
+
+/// `event` on one subchannel (nothing if it has no path on the CHPID).
+fn apply(k: &Kernel, event: PathEvent) {
+    match event {
+        PathEvent::Offline(chpid) => k.chp_offline(chpid),
+        PathEvent::Online(chpid) => k.chp_online(chpid),
+        PathEvent::VaryOff(chpid) => k.vary_off(chpid),
+        PathEvent::VaryOn(chpid) => k.vary_on(chpid),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The host, or why there is none (said once on stderr).
 pub fn host() -> Option<&'static Host> {
     static HOST: OnceLock<Option<Host>> = OnceLock::new();
-    HOST.get_or_init(|| match configure() {
+    static CONNECTED: std::sync::Once = std::sync::Once::new();
+    let host = HOST.get_or_init(|| match configure() {
         Ok(host) => {
             // SAFETY: registers a plain extern "C" function.
             unsafe { libc::atexit(report_stats) };
@@ -30,47 +117,45 @@ pub fn host() -> Option<&'static Host> {
             eprintln!("vfio-ccw-sim: {e}; /dev/vfio nodes are not available");
             None
         }
-    })
-    .as_ref()
+    });
+    let host = host.as_ref()?;
+    CONNECTED.call_once(|| {
+        connect_paths(host);
+        if let Some(path) = env("VFIO_CCW_SIM_CONTROL") {
+            crate::control::start(host, path);
+        }
+    });
+    Some(host)
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Parses `C.S.XXXX` (hex), as the kernel names subchannels and devices.
-fn bus_id(name: &str, text: &str) -> Result<(u8, u8, u16), String> {
-    let bad = || format!("{name}={text}: expected a bus id like 0.0.0313");
-    let mut parts = text.split('.');
-    let (Some(c), Some(s), Some(x), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let c = u8::from_str_radix(c, 16).map_err(|_| bad())?;
-    let s = u8::from_str_radix(s, 16).map_err(|_| bad())?;
-    let x = u16::from_str_radix(x, 16).map_err(|_| bad())?;
-    if s > 3 {
-        return Err(bad());
+/// Device `i`'s variable `name` (`VFIO_CCW_SIM_DASD1`), for device 0 also
+/// the plain name; returns the name it was found under and its value.
+fn device_env(name: &str, i: usize) -> Option<(String, String)> {
+    let indexed = format!("{name}{i}");
+    if let Some(v) = env(&indexed) {
+        return Some((indexed, v));
     }
-    Ok((c, s, x))
+    (i == 0).then(|| env(name).map(|v| (name.to_owned(), v)))?
 }
 
 fn configure() -> Result<Host, String> {
-    let mut config = SimConfig::default();
-    if let Some(schid) = env("VFIO_CCW_SIM_SCHID") {
-        (config.cssid, config.ssid, config.schno) = bus_id("VFIO_CCW_SIM_SCHID", &schid)?;
-    }
-    if let Some(devno) = env("VFIO_CCW_SIM_DEVNO") {
-        config.devno = bus_id("VFIO_CCW_SIM_DEVNO", &devno)?.2;
-    }
-    if let Some(chpids) = env("VFIO_CCW_SIM_CHPIDS") {
-        let list = vfio_ccw_sim::sysfs::parse_chpids(&chpids)
-            .map_err(|e| format!("VFIO_CCW_SIM_CHPIDS={chpids}: {e}"))?;
-        (config.chpids, config.pim) = vfio_ccw_sim::sysfs::installed_paths(&list);
-        config.pam = config.pim;
-    }
-    config.compat = match env("VFIO_CCW_SIM_COMPAT").as_deref() {
+    let count = match env("VFIO_CCW_SIM_DEVICES") {
+        None => 1,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n @ 1..=subchannel::MAX_DEVICES) => n,
+            _ => {
+                return Err(format!(
+                    "VFIO_CCW_SIM_DEVICES={text}: expected 1 to {}",
+                    subchannel::MAX_DEVICES
+                ))
+            }
+        },
+    };
+    let compat = match env("VFIO_CCW_SIM_COMPAT").as_deref() {
         None | Some("architecture") => Compat::Architecture,
         Some("qemu-c") => Compat::QemuC,
         Some(other) => {
@@ -79,47 +164,129 @@ fn configure() -> Result<Host, String> {
             ))
         }
     };
-    if let Some(latency) = env("VFIO_CCW_SIM_LATENCY") {
-        config.latency = vfio_ccw_sim::Latency::parse(&latency)
-            .map_err(|e| format!("VFIO_CCW_SIM_LATENCY: {e}"))?;
-    }
-    if let Some(seed) = env("VFIO_CCW_SIM_SEED") {
-        config.seed = seed
-            .parse()
-            .map_err(|_| format!("VFIO_CCW_SIM_SEED={seed}: expected a number"))?;
-    }
-    if let Some(path) = env("VFIO_CCW_SIM_FAULTS") {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("fault script {path}: {e}"))?;
-        config.faults =
-            FaultScript::parse(&text).map_err(|e| format!("fault script {path}: {e}"))?;
-    }
-    let group = match env("VFIO_CCW_SIM_GROUP") {
-        None => Some("0".to_owned()),
-        Some(none) if none == "none" => None,
-        Some(group) if group.parse::<u32>().is_ok() => Some(group),
-        Some(other) => {
-            return Err(format!(
-                "VFIO_CCW_SIM_GROUP={other}: expected a group number or none"
-            ))
+    let latency = match env("VFIO_CCW_SIM_LATENCY") {
+        None => vfio_ccw_sim::Latency::default(),
+        Some(text) => {
+            vfio_ccw_sim::Latency::parse(&text).map_err(|e| format!("VFIO_CCW_SIM_LATENCY: {e}"))?
         }
     };
-    let uuid = env("VFIO_CCW_SIM_UUID").unwrap_or_else(|| DEFAULT_UUID.into());
-    Ok(Host {
-        kernel: Kernel::new(config, device()?),
-        group,
-        uuid,
-    })
+    let seed: u64 = match env("VFIO_CCW_SIM_SEED") {
+        None => 0,
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("VFIO_CCW_SIM_SEED={text}: expected a number"))?,
+    };
+    let groups = env("VFIO_CCW_SIM_GROUP").as_deref() != Some("none");
+    let mut descriptions = Vec::with_capacity(count);
+    let mut faults = Vec::with_capacity(count);
+    for i in 0..count {
+        let (d, f) = describe(i, groups).map_err(|e| format!("device {i}: {e}"))?;
+        descriptions.push(d);
+        faults.push(f);
+    }
+    subchannel::check_distinct(&descriptions)?;
+    let mut devices = Vec::with_capacity(count);
+    for (i, (description, faults)) in descriptions.into_iter().zip(faults).enumerate() {
+        let config = SimConfig {
+            subchannel: description.clone(),
+            compat,
+            faults,
+            latency,
+            // Each device its own sequence of random service times, all
+            // replayed by the one seed.
+            seed: seed.wrapping_add(i as u64),
+            ..SimConfig::default()
+        };
+        let kernel = Kernel::new(config, ccw_device(i)?);
+        devices.push(Device {
+            description,
+            kernel,
+        });
+    }
+    let host = Host {
+        devices,
+        groups,
+        path_events: Mutex::new(VecDeque::new()),
+        path_events_pending: AtomicBool::new(false),
+    };
+    Ok(host)
 }
 
-/// The device behind the subchannel.
-fn device() -> Result<Box<dyn CcwDevice>, String> {
-    let Some(path) = env("VFIO_CCW_SIM_DASD") else {
-        return Err(
-            "VFIO_CCW_SIM_DASD is not set: the simulated subchannel needs a 3390 volume".into(),
-        );
+/// Device `i`'s description and fault script from its variables.
+fn describe(i: usize, groups: bool) -> Result<(Description, FaultScript), String> {
+    let mut d = Description::at(i);
+    let bus_id = |name: &str| -> Result<Option<BusId>, String> {
+        device_env(name, i)
+            .map(|(var, text)| {
+                BusId::parse(&text).map_err(|_| {
+                    format!("{var}={text}: expected a bus id like 0.0.0313 (hex; subchannel set 0 to 3)")
+                })
+            })
+            .transpose()
     };
-    vfio_ccw_sim::dasd::open_device(std::path::Path::new(&path)).map_err(|e| e.to_string())
+    if let Some(schid) = bus_id("VFIO_CCW_SIM_SCHID")? {
+        d.schid = schid;
+    }
+    if let Some(devno) = bus_id("VFIO_CCW_SIM_DEVNO")? {
+        d.devno = devno;
+    }
+    if let Some((var, text)) = device_env("VFIO_CCW_SIM_CHPIDS", i) {
+        d.paths = Paths::parse(&text).map_err(|e| format!("{var}={text}: {e}"))?;
+    }
+    if let Some((_, uuid)) = device_env("VFIO_CCW_SIM_UUID", i) {
+        d.uuid = uuid;
+    }
+    d.group = if groups {
+        match device_env("VFIO_CCW_SIM_GROUP", i) {
+            // The others follow the first device's group, as in the launcher.
+            None => match env("VFIO_CCW_SIM_GROUP").and_then(|g| g.parse::<u32>().ok()) {
+                Some(first) => Some(first.saturating_add(i as u32)),
+                None => d.group,
+            },
+            Some((var, text)) => Some(
+                text.parse()
+                    .map_err(|_| format!("{var}={text}: expected a group number or none"))?,
+            ),
+        }
+    } else {
+        None
+    };
+    let faults = match device_env("VFIO_CCW_SIM_FAULTS", i) {
+        None => FaultScript::empty(),
+        Some((_, path)) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("fault script {path}: {e}"))?;
+            FaultScript::parse(&text).map_err(|e| format!("fault script {path}: {e}"))?
+        }
+    };
+    Ok((d, faults))
+}
+
+/// The device behind subchannel `i`.
+fn ccw_device(i: usize) -> Result<Box<dyn CcwDevice>, String> {
+    let Some((var, path)) = device_env("VFIO_CCW_SIM_DASD", i) else {
+        let var = if i == 0 {
+            "VFIO_CCW_SIM_DASD".to_owned()
+        } else {
+            format!("VFIO_CCW_SIM_DASD{i}")
+        };
+        return Err(format!(
+            "device {i}: {var} is not set: the simulated subchannel needs a 3390 volume"
+        ));
+    };
+    vfio_ccw_sim::dasd::open_device(std::path::Path::new(&path))
+        .map_err(|e| format!("device {i}: {var}={path}: {e}"))
+}
+
+/// Installs each kernel's path hook: a fault rule's path event is queued
+/// for the other devices (see [`Host::deliver_path_events`]).
+fn connect_paths(host: &'static Host) {
+    for (i, device) in host.devices.iter().enumerate() {
+        device.kernel.on_path_event(Box::new(move |event| {
+            lock(&host.path_events).push_back((i, event));
+            host.path_events_pending.store(true, Ordering::Release);
+        }));
+    }
 }
 
 extern "C" fn report_stats() {
@@ -129,7 +296,21 @@ extern "C" fn report_stats() {
     let Some(host) = host() else {
         return;
     };
-    let report = host.kernel.stats().to_string();
+    let devices: Vec<(String, vfio_ccw_sim::Stats)> = host
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let name = format!(
+                "device {i} (subchannel {}, device {}, CHPIDs {})",
+                d.description.schid,
+                d.description.devno,
+                d.description.paths.format()
+            );
+            (name, d.kernel.stats())
+        })
+        .collect();
+    let report = vfio_ccw_sim::stats::report(&devices);
     if target == "-" {
         eprintln!("{report}");
     } else if let Err(e) = std::fs::write(&target, report) {

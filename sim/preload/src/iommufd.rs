@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The iommufd way to a vfio device, as the kernel (6.6 on) offers it:
 //! `/dev/iommu` with its I/O address spaces (IOAS) and their mappings,
-//! and the device cdev `/dev/vfio/devices/vfio0`, which is bound to an
+//! and the device cdevs `/dev/vfio/devices/vfio<N>`, each bound to an
 //! iommufd and attached to an IOAS before it answers anything else.
 //!
 //! A mediated device such as vfio-ccw is an "emulated" device to iommufd:
 //! binding makes an access object (its id is the device id), attaching
 //! points that access at an IOAS, and the driver pins pages through it.
-//! The driver model has one DMA address space, so the mappings of the
-//! IOAS the device is attached to are the ones it sees: they are mirrored
-//! into the model on attach and map, and taken out on unmap, detach and
-//! unbind.
+//! Each driver model has one DMA address space, so the mappings of the
+//! IOAS its device is attached to are the ones it sees: they are mirrored
+//! into every attached device's model on attach and map, and taken out on
+//! unmap, detach and unbind.
 
 use std::collections::BTreeMap;
 use std::ffi::{c_int, c_ulong, c_void};
@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 use vfio_ccw_sim::{Kernel, SimDeviceFd, DMA_READ, DMA_WRITE, PAGE_SIZE};
 
+use crate::host::Host;
 use crate::vfio::{self, u32_at, u64_at, MAX_ARGSZ};
 
 const IOMMUFD_TYPE: c_ulong = b';' as c_ulong;
@@ -59,8 +60,8 @@ enum Object {
 struct Ioas {
     /// iova -> (length, user address, DMA_READ | DMA_WRITE).
     areas: BTreeMap<u64, (u64, u64, u32)>,
-    /// Devices attached to it, whose driver sees its mappings.
-    attached: u32,
+    /// The host's devices attached to it, whose drivers see its mappings.
+    attached: Vec<usize>,
 }
 
 impl Ictx {
@@ -89,6 +90,8 @@ fn lock(ictx: &SharedIctx) -> MutexGuard<'_, Ictx> {
 pub struct Binding {
     ictx: SharedIctx,
     devid: u32,
+    /// The host's device number, and its open device.
+    index: usize,
     pub device: Arc<SimDeviceFd>,
     ioas: Option<u32>,
 }
@@ -146,7 +149,7 @@ fn put_u64(buf: &mut [u8], at: usize, v: u64) {
 /// `arg` is valid for `request` as the iommufd uAPI defines it.
 pub unsafe fn ioctl(
     ictx: &SharedIctx,
-    kernel: &Kernel,
+    host: &Host,
     request: c_ulong,
     arg: *mut c_void,
 ) -> Result<c_int, Errno> {
@@ -158,9 +161,9 @@ pub unsafe fn ioctl(
         // SAFETY: forwarded contract.
         IOMMU_IOAS_IOVA_RANGES => unsafe { iova_ranges(ictx, arg) },
         // SAFETY: forwarded contract.
-        IOMMU_IOAS_MAP => unsafe { ioas_map(ictx, kernel, arg) },
+        IOMMU_IOAS_MAP => unsafe { ioas_map(ictx, host, arg) },
         // SAFETY: forwarded contract.
-        IOMMU_IOAS_UNMAP => unsafe { ioas_unmap(ictx, kernel, arg) },
+        IOMMU_IOAS_UNMAP => unsafe { ioas_unmap(ictx, host, arg) },
         // The rest (options, hardware page tables, vfio compatibility,
         // ...) is not modelled: a mediated device has no use for them.
         _ => Err(Errno::ENOTTY),
@@ -176,7 +179,7 @@ unsafe fn destroy(ictx: &SharedIctx, arg: *mut c_void) -> Result<c_int, Errno> {
     match ictx.objects.get(&id) {
         None => Err(Errno::ENOENT),
         // An attached device, or the device itself, holds the object.
-        Some(Object::Ioas(ioas)) if ioas.attached > 0 => Err(Errno::EBUSY),
+        Some(Object::Ioas(ioas)) if !ioas.attached.is_empty() => Err(Errno::EBUSY),
         Some(Object::Access) => Err(Errno::EBUSY),
         Some(Object::Ioas(_)) => {
             ictx.objects.remove(&id);
@@ -231,7 +234,7 @@ unsafe fn iova_ranges(ictx: &SharedIctx, arg: *mut c_void) -> Result<c_int, Errn
 }
 
 /// IOMMU_IOAS_MAP (size, flags, ioas_id, reserved, user_va, length, iova).
-unsafe fn ioas_map(ictx: &SharedIctx, kernel: &Kernel, arg: *mut c_void) -> Result<c_int, Errno> {
+unsafe fn ioas_map(ictx: &SharedIctx, host: &Host, arg: *mut c_void) -> Result<c_int, Errno> {
     // SAFETY: forwarded contract.
     let (mut buf, size) = unsafe { argument(arg, 40, 40) }?;
     let flags = u32_at(&buf, 4);
@@ -269,8 +272,13 @@ unsafe fn ioas_map(ictx: &SharedIctx, kernel: &Kernel, arg: *mut c_void) -> Resu
     } else {
         free_iova(&ioas.areas, length).ok_or(Errno::ENOSPC)?
     };
-    if ioas.attached > 0 {
-        kernel.dma_map(iova, vaddr, length, dma)?;
+    for (n, &device) in ioas.attached.iter().enumerate() {
+        if let Err(e) = host.kernel(device).dma_map(iova, vaddr, length, dma) {
+            for &done in &ioas.attached[..n] {
+                let _ = host.kernel(done).dma_unmap(iova, length);
+            }
+            return Err(e);
+        }
     }
     ioas.areas.insert(iova, (length, vaddr, dma));
     put_u64(&mut buf, 32, iova);
@@ -301,7 +309,7 @@ fn free_iova(areas: &BTreeMap<u64, (u64, u64, u32)>, length: u64) -> Option<u64>
 /// inside the range, reporting the bytes in `length`. A mapping cut by
 /// either end, or nothing to unmap, is ENOENT; iova 0 with length
 /// u64::MAX means all, and succeeds on an empty IOAS too.
-unsafe fn ioas_unmap(ictx: &SharedIctx, kernel: &Kernel, arg: *mut c_void) -> Result<c_int, Errno> {
+unsafe fn ioas_unmap(ictx: &SharedIctx, host: &Host, arg: *mut c_void) -> Result<c_int, Errno> {
     // SAFETY: forwarded contract.
     let (mut buf, size) = unsafe { argument(arg, 24, 24) }?;
     let (iova, length) = (u64_at(&buf, 8), u64_at(&buf, 16));
@@ -329,8 +337,8 @@ unsafe fn ioas_unmap(ictx: &SharedIctx, kernel: &Kernel, arg: *mut c_void) -> Re
     }
     let mut unmapped = 0u64;
     for (at, len) in hit {
-        if ioas.attached > 0 {
-            kernel.dma_unmap(at, len)?;
+        for &device in &ioas.attached {
+            host.kernel(device).dma_unmap(at, len)?;
         }
         ioas.areas.remove(&at);
         unmapped += len;
@@ -349,6 +357,7 @@ unsafe fn ioas_unmap(ictx: &SharedIctx, kernel: &Kernel, arg: *mut c_void) -> Re
 /// `arg` as the ioctl defines it.
 pub unsafe fn bind(
     ictx: SharedIctx,
+    index: usize,
     kernel: &Arc<Kernel>,
     arg: *mut c_void,
 ) -> Result<Binding, Errno> {
@@ -366,6 +375,7 @@ pub unsafe fn bind(
     Ok(Binding {
         ictx,
         devid,
+        index,
         device,
         ioas: None,
     })
@@ -388,7 +398,8 @@ impl Binding {
     ///
     /// # Safety
     /// `arg` as the ioctl defines it.
-    pub unsafe fn attach(&mut self, kernel: &Kernel, arg: *mut c_void) -> Result<c_int, Errno> {
+    pub unsafe fn attach(&mut self, arg: *mut c_void) -> Result<c_int, Errno> {
+        let kernel = self.device.kernel();
         // SAFETY: forwarded contract.
         let buf = unsafe { vfio::argument(arg, 12) }?;
         if u32_at(&buf, 4) != 0 {
@@ -407,7 +418,7 @@ impl Binding {
             return Ok(0);
         }
         if let Some(old) = self.ioas.take() {
-            detach_from(&mut ictx, kernel, old);
+            detach_from(&mut ictx, self.index, kernel, old);
         }
         for (at, (len, vaddr, dma)) in &target {
             if let Err(e) = kernel.dma_map(*at, *vaddr, *len, *dma) {
@@ -418,7 +429,7 @@ impl Binding {
                 return Err(e);
             }
         }
-        ictx.ioas(id)?.attached += 1;
+        ictx.ioas(id)?.attached.push(self.index);
         self.ioas = Some(id);
         Ok(0)
     }
@@ -428,32 +439,34 @@ impl Binding {
     ///
     /// # Safety
     /// `arg` as the ioctl defines it.
-    pub unsafe fn detach(&mut self, kernel: &Kernel, arg: *mut c_void) -> Result<c_int, Errno> {
+    pub unsafe fn detach(&mut self, arg: *mut c_void) -> Result<c_int, Errno> {
         // SAFETY: forwarded contract.
         let buf = unsafe { vfio::argument(arg, 8) }?;
         if u32_at(&buf, 4) != 0 {
             return Err(Errno::EINVAL);
         }
         if let Some(old) = self.ioas.take() {
-            detach_from(&mut lock(&self.ictx), kernel, old);
+            detach_from(&mut lock(&self.ictx), self.index, self.device.kernel(), old);
         }
         Ok(0)
     }
 
     /// The cdev's close: detach, drop the access object, close the device.
-    pub fn unbind(mut self, kernel: &Kernel) {
+    pub fn unbind(mut self) {
         let mut ictx = lock(&self.ictx);
         if let Some(old) = self.ioas.take() {
-            detach_from(&mut ictx, kernel, old);
+            detach_from(&mut ictx, self.index, self.device.kernel(), old);
         }
         ictx.objects.remove(&self.devid);
     }
 }
 
-/// Takes the IOAS's mappings out of the driver model's view.
-fn detach_from(ictx: &mut Ictx, kernel: &Kernel, id: u32) {
+/// Takes the IOAS's mappings out of device `index`'s driver model.
+fn detach_from(ictx: &mut Ictx, index: usize, kernel: &Kernel, id: u32) {
     if let Ok(ioas) = ictx.ioas(id) {
-        ioas.attached = ioas.attached.saturating_sub(1);
+        if let Some(at) = ioas.attached.iter().position(|&d| d == index) {
+            ioas.attached.swap_remove(at);
+        }
         for (&at, &(len, _, _)) in &ioas.areas {
             // Nothing to report to: a detach cannot fail.
             let _ = kernel.dma_unmap(at, len);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! LD_PRELOAD interposer: presents the simulated vfio-ccw kernel to an
 //! unmodified program (QEMU, the C tests) through `/dev/vfio/vfio`, the
-//! IOMMU group node `/dev/vfio/<group>` and the device fd, or through
-//! `/dev/iommu` and the device cdev `/dev/vfio/devices/vfio0`.
+//! IOMMU group nodes `/dev/vfio/<group>` and the device fds, or through
+//! `/dev/iommu` and the device cdevs `/dev/vfio/devices/vfio<N>`.
 //!
 //! Every fd it hands out is a real descriptor (of `/dev/null`), so stray
 //! calls on it are harmless; a table maps those fds to what they stand
@@ -11,7 +11,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `VFIO_CCW_SIM_GROUP` | IOMMU group number, `none` for a kernel without groups | `0` |
+//! | `VFIO_CCW_SIM_GROUP` | IOMMU group number (device i: this + i), `none` for a kernel without groups | `7` |
 //! | `VFIO_CCW_SIM_UUID` | mdev UUID (device name for GET_DEVICE_FD) | `6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313` |
 //! | `VFIO_CCW_SIM_DASD` | 3390 CKD image behind the subchannel | required |
 //! | `VFIO_CCW_SIM_SCHID` | host subchannel `C.S.XXXX` | `0.0.0313` |
@@ -22,8 +22,16 @@
 //! | `VFIO_CCW_SIM_LATENCY` | service time of a channel program in microseconds; `0` completes it inside the write; `3390` the disk model | `0` |
 //! | `VFIO_CCW_SIM_SEED` | where the 3390 model's random rotational positions start | `0` |
 //! | `VFIO_CCW_SIM_STATS` | where to write the kernel's counters at exit | stderr if `-` |
-//! | `VFIO_CCW_SIM_CDEV_FD` | an inherited fd that is the device cdev, opened | none |
+//! | `VFIO_CCW_SIM_CDEV_FD` | an inherited fd that is the first device's cdev, opened | none |
+//! | `VFIO_CCW_SIM_DEVICES` | how many devices (subchannels) the host has | `1` |
+//! | `VFIO_CCW_SIM_CONTROL` | a file (FIFO) of host path events (see `control`) | none |
+//!
+//! Device `i` reads the per-device variables (`DASD`, `SCHID`, `DEVNO`,
+//! `CHPIDS`, `UUID`, `GROUP`, `FAULTS`) with `i` appended; device 0 also
+//! the plain names above. Unset ones take the position's defaults
+//! (`vfio_ccw_sim::subchannel::Description::at`).
 
+mod control;
 mod host;
 mod iommufd;
 mod libc_next;
@@ -39,6 +47,12 @@ thread_local! {
     /// Set while this library runs: calls that its own code (or Rust's
     /// std, or the simulator) makes go straight to libc.
     static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread (one of the interposer's own) as inside for good:
+/// every file call it makes goes straight to libc.
+pub(crate) fn inside_forever() {
+    INSIDE.with(|i| i.set(true));
 }
 
 /// Runs `ours` unless this thread is already inside the interposer, in

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! The vfio nodes as the kernel's vfio core presents them: the container
-//! (`/dev/vfio/vfio`, type1 IOMMU), the group, and the group's device fd,
-//! which the simulated driver model answers; and the iommufd way in
-//! (`/dev/iommu` and the device cdev, see [`crate::iommufd`]).
+//! (`/dev/vfio/vfio`, type1 IOMMU), each device's group, and the group's
+//! device fd, which that device's driver model answers; and the iommufd
+//! way in (`/dev/iommu` and the device cdevs, see [`crate::iommufd`]).
+//!
+//! Several groups may share a container, as QEMU puts every group of one
+//! address space in one: the container's DMA mappings are then seen by
+//! every device in it, those made before a group joined too, as the type1
+//! IOMMU gives each device the container's one address space.
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
@@ -15,7 +20,7 @@ use qemu_vfio_ccw::kernel::DeviceFd;
 use qemu_vfio_ccw::uapi::{self, vfio_device_info, vfio_irq_info};
 use vfio_ccw_sim::SimDeviceFd;
 
-use crate::host::host;
+use crate::host::{host, Host};
 use crate::iommufd::{self, Binding, SharedIctx};
 use crate::libc_next;
 
@@ -33,22 +38,40 @@ const DMA_ENTRY_LIMIT: u32 = 65535;
 /// Bigger ioctl arguments than this are refused before copying.
 pub(crate) const MAX_ARGSZ: u32 = 1 << 16;
 
+/// A DMA mapping of a container, kept to replay it into a device whose
+/// group joins later and to release it with the IOMMU model.
+#[derive(Clone, Copy)]
+struct Mapping {
+    iova: u64,
+    vaddr: u64,
+    size: u64,
+    flags: u32,
+}
+
 enum Node {
-    /// `mappings` mirrors the model's DMA mappings made through this
-    /// container (iova, size), for the DMA-available count and for
+    /// `mappings` are the DMA mappings made through this container, for
+    /// the DMA-available count, for groups that join later, and for
     /// releasing them with the IOMMU model.
     Container {
         iommu_set: bool,
-        mappings: Vec<(u64, u64)>,
+        mappings: Vec<Mapping>,
     },
+    /// The group node of the host's device `device`.
     Group {
+        device: usize,
         container: Option<RawFd>,
     },
-    Device(Arc<SimDeviceFd>),
+    Device {
+        device: usize,
+        fd: Arc<SimDeviceFd>,
+    },
     /// `/dev/iommu`.
     Iommufd(SharedIctx),
-    /// The device cdev, bound to an iommufd or not yet.
-    Cdev(Option<Binding>),
+    /// The device cdev of device `device`, bound to an iommufd or not yet.
+    Cdev {
+        device: usize,
+        binding: Option<Binding>,
+    },
 }
 
 fn table() -> MutexGuard<'static, HashMap<RawFd, Node>> {
@@ -102,40 +125,58 @@ pub fn forget(fd: RawFd) {
     let node = table().remove(&fd);
     match node {
         Some(Node::Group {
+            device,
             container: Some(container),
-        }) => detach_group(container),
-        Some(Node::Cdev(Some(binding))) => {
-            if let Some(host) = host() {
-                binding.unbind(&host.kernel);
-            }
-        }
+        }) => detach_group(device, container),
+        Some(Node::Cdev {
+            binding: Some(binding),
+            ..
+        }) => binding.unbind(),
         other => drop(other),
     }
 }
 
-/// After a group left `container`: if it was the last one, the IOMMU model
-/// goes, and with it every DMA mapping (type1's release unmaps them all).
-fn detach_group(container: RawFd) {
-    let released = {
+/// The devices whose groups are in `container`.
+fn members(table: &HashMap<RawFd, Node>, container: RawFd) -> Vec<usize> {
+    table
+        .values()
+        .filter_map(|n| match n {
+            Node::Group {
+                device,
+                container: Some(c),
+            } if *c == container => Some(*device),
+            _ => None,
+        })
+        .collect()
+}
+
+/// After device `device`'s group left `container`: the device no longer
+/// sees the container's mappings; if it was the last group, the IOMMU
+/// model goes, and with it every mapping (type1's release unmaps them
+/// all).
+fn detach_group(device: usize, container: RawFd) {
+    let mappings = {
         let mut table = table();
-        let still_used = table
-            .values()
-            .any(|n| matches!(n, Node::Group { container: Some(c) } if *c == container));
+        let still_used = !members(&table, container).is_empty();
         match table.get_mut(&container) {
             Some(Node::Container {
                 iommu_set,
                 mappings,
-            }) if !still_used => {
-                *iommu_set = false;
-                std::mem::take(mappings)
+            }) => {
+                if still_used {
+                    mappings.clone()
+                } else {
+                    *iommu_set = false;
+                    std::mem::take(mappings)
+                }
             }
             _ => Vec::new(),
         }
     };
     if let Some(host) = host() {
-        for (iova, size) in released {
+        for m in mappings {
             // Nothing to report to: the caller's close or unset succeeded.
-            let _ = host.kernel.dma_unmap(iova, size);
+            let _ = host.kernel(device).dma_unmap(m.iova, m.size);
         }
     }
 }
@@ -149,7 +190,13 @@ pub fn adopt_cdev(fd: RawFd) -> Result<(), String> {
             "VFIO_CCW_SIM_CDEV_FD={fd}: the program has no such open file"
         ));
     }
-    table().insert(fd, Node::Cdev(None));
+    table().insert(
+        fd,
+        Node::Cdev {
+            device: 0,
+            binding: None,
+        },
+    );
     mark(fd, true);
     Ok(())
 }
@@ -168,31 +215,52 @@ fn add(node: Node) -> Result<RawFd, Errno> {
     Ok(fd)
 }
 
+/// Whether device `device` is held: its group open, or its cdev bound.
+fn held(table: &HashMap<RawFd, Node>, device: usize) -> (bool, bool) {
+    let group = table
+        .values()
+        .any(|n| matches!(n, Node::Group { device: d, .. } if *d == device));
+    let cdev = table
+        .values()
+        .any(|n| matches!(n, Node::Cdev { device: d, binding: Some(_) } if *d == device));
+    (group, cdev)
+}
+
 /// open(2) of a `/dev/vfio` path.
 pub fn open(path: &str) -> Result<RawFd, Errno> {
     let host = host().ok_or(Errno::ENODEV)?;
+    let group = path
+        .strip_prefix("/dev/vfio/")
+        .and_then(|n| host.by_group(n));
+    let cdev = path
+        .strip_prefix("/dev/vfio/devices/")
+        .and_then(|n| host.by_cdev(n));
     // Without CONFIG_VFIO_GROUP neither the container nor a group node
     // exists.
-    if path == "/dev/vfio/vfio" && host.group.is_some() {
+    if path == "/dev/vfio/vfio" && host.groups {
         add(Node::Container {
             iommu_set: false,
             mappings: Vec::new(),
         })
-    } else if host.group.is_some() && path.strip_prefix("/dev/vfio/") == host.group.as_deref() {
+    } else if let Some(device) = group {
         // The vfio core lets one file at a time hold a group open, and
         // none while the device is bound through its cdev.
-        let busy = table()
-            .values()
-            .any(|n| matches!(n, Node::Group { .. } | Node::Cdev(Some(_))));
-        if busy {
+        let (group, cdev) = held(&table(), device);
+        if group || cdev {
             return Err(Errno::EBUSY);
         }
-        add(Node::Group { container: None })
+        add(Node::Group {
+            device,
+            container: None,
+        })
     } else if path == "/dev/iommu" {
         add(Node::Iommufd(SharedIctx::default()))
-    } else if path.strip_prefix("/dev/vfio/devices/") == Some(vfio_ccw_sim::sysfs::CDEV_NAME) {
+    } else if let Some(device) = cdev {
         // Opening the cdev grants nothing until it is bound.
-        add(Node::Cdev(None))
+        add(Node::Cdev {
+            device,
+            binding: None,
+        })
     } else {
         Err(Errno::ENOENT)
     }
@@ -200,8 +268,11 @@ pub fn open(path: &str) -> Result<RawFd, Errno> {
 
 fn device(fd: RawFd) -> Result<Arc<SimDeviceFd>, Errno> {
     match table().get(&fd) {
-        Some(Node::Device(device)) => Ok(device.clone()),
-        Some(Node::Cdev(Some(binding))) => Ok(binding.device.clone()),
+        Some(Node::Device { fd, .. }) => Ok(fd.clone()),
+        Some(Node::Cdev {
+            binding: Some(binding),
+            ..
+        }) => Ok(binding.device.clone()),
         // Also an unbound cdev: the vfio core grants no access before
         // the bind.
         Some(_) => Err(Errno::EINVAL),
@@ -209,14 +280,23 @@ fn device(fd: RawFd) -> Result<Arc<SimDeviceFd>, Errno> {
     }
 }
 
+/// Runs a call into the driver models, then passes on the path events
+/// their fault rules made (no kernel lock is held here).
+fn then_paths<T>(r: T) -> T {
+    if let Some(host) = host() {
+        host.deliver_path_events();
+    }
+    r
+}
+
 pub fn pread(fd: RawFd, buf: &mut [u8], offset: libc::off_t) -> Result<usize, Errno> {
     let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-    device(fd)?.read_at(buf, offset)
+    then_paths(device(fd)?.read_at(buf, offset))
 }
 
 pub fn pwrite(fd: RawFd, buf: &[u8], offset: libc::off_t) -> Result<usize, Errno> {
     let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-    device(fd)?.write_at(buf, offset)
+    then_paths(device(fd)?.write_at(buf, offset))
 }
 
 /// Reads the argsz-led argument at `arg` into a buffer of its argsz.
@@ -263,6 +343,13 @@ pub(crate) fn u64_at(buf: &[u8], at: usize) -> u64 {
 /// # Safety
 /// `arg` is valid for `request` as the vfio uAPI defines it.
 pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_int, Errno> {
+    // SAFETY: forwarded contract.
+    then_paths(unsafe { node_ioctl(fd, request, arg) })
+}
+
+/// # Safety
+/// As [`ioctl`].
+unsafe fn node_ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_int, Errno> {
     enum Kind {
         Container { iommu_set: bool },
         Group,
@@ -275,9 +362,9 @@ pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_i
             iommu_set: *iommu_set,
         },
         Some(Node::Group { .. }) => Kind::Group,
-        Some(Node::Device(_)) => Kind::Device,
+        Some(Node::Device { .. }) => Kind::Device,
         Some(Node::Iommufd(ictx)) => Kind::Iommufd(ictx.clone()),
-        Some(Node::Cdev(binding)) => Kind::Cdev {
+        Some(Node::Cdev { binding, .. }) => Kind::Cdev {
             bound: binding.is_some(),
         },
         None => return Err(Errno::EBADF),
@@ -288,18 +375,18 @@ pub unsafe fn ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<c_i
         (Kind::Iommufd(ictx), _) => {
             let host = host().ok_or(Errno::ENODEV)?;
             // SAFETY: forwarded contract.
-            unsafe { iommufd::ioctl(&ictx, &host.kernel, request, arg) }
+            unsafe { iommufd::ioctl(&ictx, host, request, arg) }
         }
         // SAFETY: forwarded contract.
         (Kind::Cdev { .. }, iommufd::VFIO_DEVICE_BIND_IOMMUFD) => unsafe { bind(fd, arg) },
         (Kind::Cdev { bound: false }, _) => Err(Errno::EINVAL),
         (Kind::Cdev { bound: true }, iommufd::VFIO_DEVICE_ATTACH_IOMMUFD_PT) => {
             // SAFETY: forwarded contract.
-            with_binding(fd, |b, kernel| unsafe { b.attach(kernel, arg) })
+            with_binding(fd, |b| unsafe { b.attach(arg) })
         }
         (Kind::Cdev { bound: true }, iommufd::VFIO_DEVICE_DETACH_IOMMUFD_PT) => {
             // SAFETY: forwarded contract.
-            with_binding(fd, |b, kernel| unsafe { b.detach(kernel, arg) })
+            with_binding(fd, |b| unsafe { b.detach(arg) })
         }
         // SAFETY: forwarded contract.
         (Kind::Cdev { bound: true }, _) => unsafe { device_ioctl(fd, request, arg) },
@@ -350,31 +437,42 @@ unsafe fn bind(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
             return Err(if open { Errno::EBADFD } else { Errno::EBADF });
         }
     };
-    if matches!(table.get(&fd), Some(Node::Cdev(Some(_)))) {
-        return Err(Errno::EINVAL);
-    }
+    let device = match table.get(&fd) {
+        Some(Node::Cdev {
+            binding: Some(_), ..
+        }) => return Err(Errno::EINVAL),
+        Some(Node::Cdev { device, .. }) => *device,
+        _ => return Err(Errno::EBADF),
+    };
     // The group path holds the device (EBUSY); through the cdev path a
     // device opens once (EINVAL).
-    if table.values().any(|n| matches!(n, Node::Group { .. })) {
-        return Err(Errno::EBUSY);
-    }
-    if table.values().any(|n| matches!(n, Node::Cdev(Some(_)))) {
-        return Err(Errno::EINVAL);
+    match held(&table, device) {
+        (true, _) => return Err(Errno::EBUSY),
+        (_, true) => return Err(Errno::EINVAL),
+        _ => {}
     }
     // SAFETY: forwarded contract.
-    let binding = unsafe { iommufd::bind(ictx, &host.kernel, arg) }?;
-    table.insert(fd, Node::Cdev(Some(binding)));
+    let binding = unsafe { iommufd::bind(ictx, device, host.kernel(device), arg) }?;
+    table.insert(
+        fd,
+        Node::Cdev {
+            device,
+            binding: Some(binding),
+        },
+    );
     Ok(0)
 }
 
 /// Runs `op` on the cdev `fd`'s binding.
 fn with_binding(
     fd: RawFd,
-    op: impl FnOnce(&mut Binding, &vfio_ccw_sim::Kernel) -> Result<c_int, Errno>,
+    op: impl FnOnce(&mut Binding) -> Result<c_int, Errno>,
 ) -> Result<c_int, Errno> {
-    let host = host().ok_or(Errno::ENODEV)?;
     match table().get_mut(&fd) {
-        Some(Node::Cdev(Some(binding))) => op(binding, &host.kernel),
+        Some(Node::Cdev {
+            binding: Some(binding),
+            ..
+        }) => op(binding),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -383,20 +481,17 @@ fn with_binding(
 /// whose number programs check: QEMU opens the device cdev only if it is
 /// the character device sysfs names.
 pub fn rdev(fd: RawFd) -> Option<libc::dev_t> {
-    match table().get(&fd) {
-        Some(Node::Cdev(_)) => Some(libc::makedev(
-            vfio_ccw_sim::sysfs::CDEV_MAJOR,
-            vfio_ccw_sim::sysfs::CDEV_MINOR,
-        )),
-        _ => None,
-    }
+    let device = match table().get(&fd) {
+        Some(Node::Cdev { device, .. }) => *device,
+        _ => return None,
+    };
+    let minor = host()?.devices.get(device)?.description.cdev;
+    Some(libc::makedev(vfio_ccw_sim::subchannel::CDEV_MAJOR, minor))
 }
 
 fn set_iommu(fd: RawFd, kind: c_ulong) -> Result<c_int, Errno> {
     let mut table = table();
-    let has_group = table
-        .values()
-        .any(|n| matches!(n, Node::Group { container: Some(c) } if *c == fd));
+    let has_group = !members(&table, fd).is_empty();
     let Some(Node::Container { iommu_set, .. }) = table.get_mut(&fd) else {
         return Err(Errno::ENOTTY);
     };
@@ -468,6 +563,23 @@ unsafe fn iommu_info(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     Ok(0)
 }
 
+/// Maps `m` into the models of `devices`; on a failure, takes it out of
+/// those it reached and returns the error.
+fn map_into(host: &Host, devices: &[usize], m: Mapping) -> Result<(), Errno> {
+    for (n, &device) in devices.iter().enumerate() {
+        if let Err(e) = host
+            .kernel(device)
+            .dma_map(m.iova, m.vaddr, m.size, m.flags)
+        {
+            for &done in &devices[..n] {
+                let _ = host.kernel(done).dma_unmap(m.iova, m.size);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// # Safety
 /// `arg` as VFIO_IOMMU_MAP_DMA defines it.
 unsafe fn map_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
@@ -478,11 +590,16 @@ unsafe fn map_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     // SAFETY: forwarded contract.
     let map = unsafe { argument(arg, 32) }?;
     let host = host().ok_or(Errno::ENODEV)?;
-    let (iova, size) = (u64_at(&map, 16), u64_at(&map, 24));
-    host.kernel
-        .dma_map(iova, u64_at(&map, 8), size, u32_at(&map, 4))?;
+    let m = Mapping {
+        iova: u64_at(&map, 16),
+        vaddr: u64_at(&map, 8),
+        size: u64_at(&map, 24),
+        flags: u32_at(&map, 4),
+    };
+    let devices = members(&table(), fd);
+    map_into(host, &devices, m)?;
     if let Some(Node::Container { mappings, .. }) = table().get_mut(&fd) {
-        mappings.push((iova, size));
+        mappings.push(m);
     }
     Ok(0)
 }
@@ -495,10 +612,15 @@ unsafe fn unmap_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     let mut unmap = unsafe { argument(arg, 24) }?;
     let host = host().ok_or(Errno::ENODEV)?;
     let (iova, size) = (u64_at(&unmap, 8), u64_at(&unmap, 16));
-    let unmapped = host.kernel.dma_unmap(iova, size)?;
-    // The model removed exactly the whole mappings inside the range.
+    // Every device in the container has the same mappings, so each
+    // unmaps the same bytes; the first failure (a fault rule's) stops.
+    let mut unmapped = 0;
+    for device in members(&table(), fd) {
+        unmapped = host.kernel(device).dma_unmap(iova, size)?;
+    }
+    // The models removed exactly the whole mappings inside the range.
     if let Some(Node::Container { mappings, .. }) = table().get_mut(&fd) {
-        mappings.retain(|&(at, len)| at < iova || at - iova + len > size);
+        mappings.retain(|m| m.iova < iova || m.iova - iova + m.size > size);
     }
     // The kernel reports how much it unmapped in `size`.
     unmap[16..24].copy_from_slice(&unmapped.to_ne_bytes());
@@ -511,7 +633,7 @@ unsafe fn unmap_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
 /// `arg` as VFIO_GROUP_GET_STATUS defines it.
 unsafe fn group_status(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     let container = match table().get(&fd) {
-        Some(Node::Group { container }) => *container,
+        Some(Node::Group { container, .. }) => *container,
         _ => return Err(Errno::ENOTTY),
     };
     // SAFETY: forwarded contract.
@@ -543,39 +665,63 @@ unsafe fn set_container(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
         // a vfio container.
         return Err(if open { Errno::EINVAL } else { Errno::EBADF });
     }
-    match table().get_mut(&fd) {
-        Some(Node::Group { container: slot }) => {
-            if slot.is_some() {
-                return Err(Errno::EINVAL);
+    let host = host().ok_or(Errno::ENODEV)?;
+    let mut table = table();
+    let device = match table.get(&fd) {
+        Some(Node::Group {
+            container: Some(_), ..
+        }) => return Err(Errno::EINVAL),
+        Some(Node::Group { device, .. }) => *device,
+        _ => return Err(Errno::ENOTTY),
+    };
+    // A group joining a container that has mappings sees them at once.
+    if let Some(Node::Container { mappings, .. }) = table.get(&container) {
+        for (n, m) in mappings.iter().enumerate() {
+            if let Err(e) = map_into(host, &[device], *m) {
+                for done in &mappings[..n] {
+                    let _ = host.kernel(device).dma_unmap(done.iova, done.size);
+                }
+                return Err(e);
             }
-            *slot = Some(container);
-            Ok(0)
         }
-        _ => Err(Errno::ENOTTY),
     }
+    if let Some(Node::Group {
+        container: slot, ..
+    }) = table.get_mut(&fd)
+    {
+        *slot = Some(container);
+    }
+    Ok(0)
 }
 
 fn unset_container(fd: RawFd) -> Result<c_int, Errno> {
-    let container = {
+    let (device, container) = {
         let mut table = table();
+        let device = match table.get(&fd) {
+            Some(Node::Group { device, .. }) => *device,
+            _ => return Err(Errno::ENOTTY),
+        };
         // An open device fd keeps its group in the container.
-        if table.values().any(|n| matches!(n, Node::Device(_))) {
+        if table
+            .values()
+            .any(|n| matches!(n, Node::Device { device: d, .. } if *d == device))
+        {
             return Err(Errno::EBUSY);
         }
         match table.get_mut(&fd) {
-            Some(Node::Group { container }) => container.take().ok_or(Errno::EINVAL)?,
+            Some(Node::Group { container, .. }) => (device, container.take().ok_or(Errno::EINVAL)?),
             _ => return Err(Errno::ENOTTY),
         }
     };
-    detach_group(container);
+    detach_group(device, container);
     Ok(0)
 }
 
 /// # Safety
 /// `arg` is a NUL-terminated device name.
 unsafe fn get_device_fd(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
-    let container = match table().get(&fd) {
-        Some(Node::Group { container }) => *container,
+    let (device, container) = match table().get(&fd) {
+        Some(Node::Group { device, container }) => (*device, *container),
         _ => return Err(Errno::ENOTTY),
     };
     let container = container.ok_or(Errno::EINVAL)?;
@@ -586,11 +732,15 @@ unsafe fn get_device_fd(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     // SAFETY: NUL-terminated by the caller's contract.
     let name = unsafe { CStr::from_ptr(arg.cast::<c_char>()) };
     let host = host().ok_or(Errno::ENODEV)?;
-    if name.to_bytes() != host.uuid.as_bytes() {
+    // A group has its own device only.
+    if name.to_bytes() != host.devices[device].description.uuid.as_bytes() {
         return Err(Errno::ENODEV);
     }
-    let device = host.kernel.open_device()?;
-    add(Node::Device(Arc::new(device)))
+    let fd = host.kernel(device).open_device()?;
+    add(Node::Device {
+        device,
+        fd: Arc::new(fd),
+    })
 }
 
 /// Reads a fixed-size ioctl struct from `arg`, lets `op` fill it, and

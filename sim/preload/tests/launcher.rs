@@ -478,6 +478,291 @@ fn a_bad_chpid_list_is_refused() {
     );
 }
 
+/// `vfio-ccw-sim run OPTIONS -- COMMAND`, the volumes among the options.
+fn run_devices(options: &[String], command: &[&str]) -> Output {
+    launcher()
+        .arg("run")
+        .args(options)
+        .arg("--")
+        .args(command)
+        .output()
+        .expect("running the launcher")
+}
+
+/// `count` blank volumes in `dir`, as `--dasd` options.
+fn dasds(dir: &Path, count: usize) -> Vec<String> {
+    (0..count)
+        .flat_map(|i| {
+            let volume = dir.join(format!("v{i}.3390"));
+            vfio_ccw_sim::ckd::CkdImage::create(&volume, 1).expect("creating a blank 3390");
+            ["--dasd".to_owned(), volume.to_string_lossy().into_owned()]
+        })
+        .collect()
+}
+
+fn uuid(position: usize) -> String {
+    vfio_ccw_sim::subchannel::Description::at(position).uuid
+}
+
+#[test]
+fn each_dasd_is_a_subchannel_with_its_own_mdev_group_and_placeholder() {
+    root_only!();
+    let dir = scratch("two-dasds");
+    let out = run_devices(
+        &dasds(&dir, 2),
+        &sh(r#"echo "$1"; readlink -f "$VFIO_CCW_SIM_SYSFSDEV1"; readlink "$VFIO_CCW_SIM_SYSFSDEV1/iommu_group"; cat "$VFIO_CCW_SIM_SYSFSDEV1/vfio-dev/vfio1/dev" /sys/bus/css/devices/0.0.0314/chpids; echo "$VFIO_CCW_SIM_SYSFSDEV0""#)
+            .into_iter()
+            .chain(["sh", "@SYSFSDEV@ @SYSFSDEV0@ @SYSFSDEV1@"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mdev1 = format!("/sys/bus/mdev/devices/{}", uuid(1));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{SYSFSDEV} {SYSFSDEV} {mdev1}\n/sys/devices/css0/0.0.0314/{}\n../../../../kernel/iommu_groups/8\n511:1\n41 00 00 00 00 00 00 00 \n{SYSFSDEV}\n",
+            uuid(1)
+        )
+    );
+    assert!(text(&out.stderr).contains(&format!("sysfsdev1={mdev1}")));
+}
+
+#[test]
+fn a_device_option_gives_the_device_its_own_numbers_and_paths() {
+    root_only!();
+    let dir = scratch("device-option");
+    let mut options = dasds(&dir, 1);
+    let second = blank_volume(&dir);
+    options.extend([
+        "--device".to_owned(),
+        format!(
+            "dasd={},schid=0.1.0a0b,devno=0.1.4711,chpids=40.5e,group=20",
+            second.display()
+        ),
+    ]);
+    let out = run_devices(
+        &options,
+        &sh(
+            r#"cd /sys/bus/css/devices/0.1.0a0b && cat pimpampom chpids dev_busid; readlink "$VFIO_CCW_SIM_SYSFSDEV1/iommu_group"; ls /sys/devices/css0 | grep chp"#,
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "c0 c0 ff\n40 5e 00 00 00 00 00 00 \n0.1.4711\n../../../../kernel/iommu_groups/20\nchp0.40\nchp0.5e\n"
+    );
+}
+
+#[test]
+fn the_same_volume_for_two_devices_is_refused_naming_the_second() {
+    native_only!();
+    let dir = scratch("same-volume");
+    let mut options = dasds(&dir, 2);
+    options.extend(["--dasd".to_owned(), options[1].clone()]);
+    let out = run_devices(&options, &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "device 2 (--dasd {0}): {0} is device 0's volume too",
+            options[1]
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn devices_that_share_a_number_are_refused_naming_both_and_the_number() {
+    native_only!();
+    let dir = scratch("clash");
+    let mut options = dasds(&dir, 1);
+    options.extend([
+        "--device".to_owned(),
+        format!("dasd={},devno=0.0.0190", blank_volume(&dir).display()),
+    ]);
+    let out = run_devices(&options, &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("device 1 has the device number 0.0.0190 of device 0"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_device_setting_is_refused_naming_the_device_and_the_cause() {
+    native_only!();
+    let dir = scratch("bad-device");
+    let mut options = dasds(&dir, 1);
+    options.extend(["--device".to_owned(), "dasd=x.3390,chpids=40.zz".to_owned()]);
+    let out = run_devices(&options, &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("--device dasd=x.3390,chpids=40.zz (device 1): 'zz' is not a hex CHPID"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_devices(&["--device".to_owned(), "chpids=40".to_owned()], &["true"]);
+    assert!(
+        text(&out.stderr).contains("(device 0): dasd=IMAGE is required"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_report_has_each_device_and_their_total() {
+    root_only!();
+    let dir = scratch("report-several");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let device1 = format!("device={}", uuid(1));
+    let out = run_devices(
+        &dasds(&dir, 2),
+        &[
+            &probe,
+            "container",
+            "group=7",
+            "set-container",
+            "iommu=3",
+            "device",
+            "info",
+            "group=8",
+            "set-container",
+            &device1,
+            "info",
+            "region=0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let at = |header: &str| {
+        stderr
+            .find(header)
+            .unwrap_or_else(|| panic!("no '{header}' in {stderr}"))
+    };
+    let (first, second, total) = (
+        at("vfio-ccw-sim statistics: device 0 (subchannel 0.0.0313, device 0.0.0190, CHPIDs 40)"),
+        at("vfio-ccw-sim statistics: device 1 (subchannel 0.0.0314, device 0.0.0191, CHPIDs 41)"),
+        at("vfio-ccw-sim statistics: total of 2 devices"),
+    );
+    assert!(first < second && second < total, "{stderr}");
+    assert!(
+        stderr[first..second].contains("device fd syscalls: 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr[second..total].contains("device fd syscalls: 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr[total..].contains("device fd syscalls: 3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sixty_four_dasds_run_each_on_its_own_subchannel() {
+    root_only!();
+    let dir = scratch("sixty-four");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let device63 = format!("device={}", uuid(63));
+    let out = run_devices(
+        &dasds(&dir, 64),
+        &[
+            &probe,
+            "open=@SYSFSDEV63@/vfio-dev/vfio63/dev",
+            "container",
+            "group=70",
+            "set-container",
+            "iommu=3",
+            &device63,
+            "read=0x800,24",
+            "cdev=vfio63",
+            "fstat-device",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].ends_with(": ok"), "{stdout}");
+    assert!(lines[6].starts_with("read=0x800,24: ok 24 "), "{stdout}");
+    assert_eq!(
+        &lines[6][21 + 12..21 + 16],
+        "01cf",
+        "device 0.0.0190 + 63: {stdout}"
+    );
+    assert_eq!(lines[8], "fstat-device: ok chr 511:63", "{stdout}");
+    assert!(text(&out.stderr).contains("total of 64 devices"));
+}
+
+#[test]
+fn a_control_fifo_path_event_reaches_every_subchannel_on_the_chpid() {
+    root_only!();
+    let dir = scratch("control");
+    let fifo = dir.join("control");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let mut options = dasds(&dir, 3);
+    options.extend(["--chpids".to_owned(), "40,41".to_owned()]);
+    // Device 1 on 41 as well, device 2 on its own 42.
+    options[3] = format!("dasd={},chpids=41", options[3]);
+    options[2] = "--device".to_owned();
+    options.extend(["--control".to_owned(), fifo.to_string_lossy().into_owned()]);
+    let event = format!("run=echo chp-offline 41 >{}", fifo.display());
+    let device1 = format!("device={}", uuid(1));
+    let device2 = format!("device={}", uuid(2));
+    let out = run_devices(
+        &options,
+        &[
+            &probe,
+            "container",
+            "group=7",
+            "set-container",
+            "iommu=3",
+            "device",
+            "group=8",
+            "set-container",
+            &device1,
+            "group=9",
+            "set-container",
+            &device2,
+            &event,
+            "select=0",
+            "wait-crw",
+            "select=1",
+            "wait-crw",
+            "select=2",
+            "read=0xc00,8",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[11], format!("{event}: ok 0"), "{stdout}");
+    assert_eq!(lines[13], "wait-crw: ok 04060041", "device 0: {stdout}");
+    assert_eq!(lines[15], "wait-crw: ok 04060041", "device 1: {stdout}");
+    assert_eq!(
+        lines[17], "read=0xc00,8: ok 8 0000000000000000",
+        "device 2 is not on 41: {stdout}"
+    );
+    assert!(!fifo.exists(), "the launcher removes the FIFO it made");
+}
+
+#[test]
+fn a_control_path_that_is_not_a_fifo_is_refused() {
+    native_only!();
+    let dir = scratch("control-file");
+    let file = dir.join("plain");
+    std::fs::write(&file, "").unwrap();
+    let out = run(&dir, &["--control", &file.to_string_lossy()], &["true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("exists and is not a FIFO"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn a_latency_that_is_not_a_number_of_microseconds_is_refused() {
     native_only!();

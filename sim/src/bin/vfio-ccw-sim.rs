@@ -4,10 +4,11 @@
 //!
 //! In a private mount namespace (nothing outside changes, nothing to clean
 //! up) it puts tmpfs over `/sys/devices` and `/sys/bus` with the real
-//! `system` and `virtual` trees bound back, builds the subchannel and mdev
-//! there, preloads the interposer that answers `/dev/vfio`, and hands
-//! COMMAND the `sysfsdev=` path (`@SYSFSDEV@` in its arguments, and
-//! `VFIO_CCW_SIM_SYSFSDEV`). At exit it prints what the kernel saw.
+//! `system` and `virtual` trees bound back, builds each device's
+//! subchannel and mdev there, preloads the interposer that answers
+//! `/dev/vfio`, and hands COMMAND the `sysfsdev=` paths (`@SYSFSDEV@` and
+//! `@SYSFSDEV<i>@` in its arguments, `VFIO_CCW_SIM_SYSFSDEV` and
+//! `VFIO_CCW_SIM_SYSFSDEV<i>`). At exit it prints what the kernel saw.
 
 use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -19,22 +20,34 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use vfio_ccw_sim::sysfs::{self, Layout};
+use vfio_ccw_sim::subchannel::{self, BusId, Description, Paths};
+use vfio_ccw_sim::sysfs;
 
 const USAGE: &str = "\
 usage: vfio-ccw-sim run [OPTIONS] -- COMMAND [ARG...]
 
-Runs COMMAND against a simulated vfio-ccw host kernel: a 3390 DASD behind a
-subchannel, exposed as a mediated device. '@SYSFSDEV@' in COMMAND's arguments
-becomes the mdev's sysfs path (also in $VFIO_CCW_SIM_SYSFSDEV).
+Runs COMMAND against a simulated vfio-ccw host kernel: 3390 DASDs, each
+behind its own subchannel and exposed as a mediated device. '@SYSFSDEV@' in
+COMMAND's arguments becomes the first mdev's sysfs path, '@SYSFSDEV0@',
+'@SYSFSDEV1@', ... each device's (also in $VFIO_CCW_SIM_SYSFSDEV and
+$VFIO_CCW_SIM_SYSFSDEV0, ...).
 
 options:
-  --dasd IMAGE        the 3390 volume (a Hercules CKD image; see vfio-ccw-mkvol)
-  --schid C.S.XXXX    host subchannel id (default 0.0.0313)
-  --devno C.S.XXXX    device number (default 0.0.0190)
-  --chpids XX[,XX...] the CHPIDs of paths 0, 1, ... (hex, up to 8; default 40);
-                      --chpid is the same
-  --faults FILE       fault script (docs/simulator.md)
+  --dasd IMAGE        a 3390 volume (a Hercules CKD image; see vfio-ccw-mkvol);
+                      once per device. The device at position i (from 0) has
+                      subchannel 0.0.0313+i, device number 0.0.0190+i, CHPID
+                      40+i, group 7+i, cdev vfio<i>
+  --device dasd=IMAGE[,schid=C.S.XXXX][,devno=C.S.XXXX][,chpids=XX.XX...]
+           [,uuid=UUID][,group=N][,faults=FILE]
+                      a device with its own settings; --dasd and --device
+                      devices take positions in the order given
+  --schid C.S.XXXX    the first device's host subchannel id (default 0.0.0313)
+  --devno C.S.XXXX    the first device's device number (default 0.0.0190)
+  --chpids XX[,XX...] the first device's CHPIDs of paths 0, 1, ... (hex, up to
+                      8; default 40); --chpid is the same
+  --faults FILE       the first device's fault script (docs/simulator.md);
+                      a channel-path event it makes reaches every device
+                      on that CHPID
   --compat qemu-c     byte order of the stock upstream C device on this host
   --stats FILE        also write the kernel's counters to FILE
   --latency US        each channel program (and halt, clear) takes US
@@ -45,31 +58,87 @@ options:
                       3390 (docs/simulator.md)
   --seed N            where random timing (--latency 3390) starts; the run
                       prints the one it used, and the same N replays it
-  --group N           IOMMU group number (default 7)
+  --control FIFO      host path events while COMMAND runs: each line written
+                      to FIFO (made if absent), 'chp-offline XX',
+                      'chp-online XX', 'vary-off XX' or 'vary-on XX', reaches
+                      every subchannel on CHPID XX
+  --group N           the first device's IOMMU group number (default 7); the
+                      others' follow it
   --no-group          a kernel without CONFIG_VFIO_GROUP: no iommu_group link,
                       no /dev/vfio/vfio or group node; only iommufd and the
                       device cdev reach the device
-  --cdev-fd N         COMMAND starts with the device cdev open as fd N (3 to
-                      1023), as a management tool passes it to QEMU's
+  --cdev-fd N         COMMAND starts with the first device's cdev open as fd N
+                      (3 to 1023), as a management tool passes it to QEMU's
                       -device vfio-ccw,fd=N,iommufd=...
 
 Needs root: it unshares the mount namespace.";
 
-const UUID: &str = "6f3b6c1e-4f0a-4d8e-9a51-0c0ffee00313";
+/// One device as the command line gives it: its volume, what it sets
+/// itself, and how it was given (for messages).
+#[derive(Default)]
+struct DeviceOptions {
+    given_as: String,
+    dasd: PathBuf,
+    schid: Option<BusId>,
+    devno: Option<BusId>,
+    paths: Option<Paths>,
+    uuid: Option<String>,
+    group: Option<u32>,
+    faults: Option<PathBuf>,
+}
 
 struct Options {
-    dasd: Option<PathBuf>,
-    schid: String,
-    devno: String,
-    chpids: Vec<u8>,
+    devices: Vec<DeviceOptions>,
+    /// The first device's settings from the single-device options.
+    schid: Option<BusId>,
+    devno: Option<BusId>,
+    paths: Option<Paths>,
     faults: Option<PathBuf>,
     compat: Option<String>,
     stats: Option<PathBuf>,
     latency: vfio_ccw_sim::Latency,
     seed: Option<u64>,
+    control: Option<PathBuf>,
+    /// The first device's group (the others' follow), None: no groups.
     group: Option<u32>,
     cdev_fd: Option<i32>,
     command: Vec<OsString>,
+}
+
+/// Parses `--device`'s value: `dasd=IMAGE` and the settings after it.
+fn parse_device(text: &str) -> Result<DeviceOptions, String> {
+    let mut d = DeviceOptions {
+        given_as: format!("--device {text}"),
+        ..DeviceOptions::default()
+    };
+    let mut dasd = None;
+    for part in text.split(',') {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(format!("'{part}' is not KEY=VALUE"));
+        };
+        match key {
+            "dasd" => dasd = Some(PathBuf::from(value)),
+            "schid" => d.schid = Some(BusId::parse(value)?),
+            "devno" => d.devno = Some(BusId::parse(value)?),
+            "chpids" => d.paths = Some(Paths::parse(value)?),
+            "uuid" => d.uuid = Some(value.to_owned()),
+            "group" => {
+                d.group = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("group={value}: expected a number"))?,
+                )
+            }
+            "faults" => d.faults = Some(value.into()),
+            other => {
+                return Err(format!(
+                    "unknown setting '{other}' (dasd, schid, devno, chpids, uuid, group, faults)"
+                ))
+            }
+        }
+    }
+    d.dasd = dasd.ok_or("dasd=IMAGE is required")?;
+    Ok(d)
 }
 
 /// What the command line asks for.
@@ -86,15 +155,16 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         Some(other) => return Err(format!("unknown command '{other}'\n\n{USAGE}")),
     }
     let mut o = Options {
-        dasd: None,
-        schid: "0.0.0313".into(),
-        devno: "0.0.0190".into(),
-        chpids: vec![0x40],
+        devices: Vec::new(),
+        schid: None,
+        devno: None,
+        paths: None,
         faults: None,
         compat: None,
         stats: None,
         latency: vfio_ccw_sim::Latency::Immediate,
         seed: None,
+        control: None,
         group: Some(7),
         cdev_fd: None,
         command: Vec::new(),
@@ -110,13 +180,36 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         }
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
-            "--dasd" => o.dasd = Some(value()?.into()),
-            "--schid" => o.schid = value()?.to_string_lossy().into_owned(),
-            "--devno" => o.devno = value()?.to_string_lossy().into_owned(),
+            "--dasd" => {
+                let dasd = PathBuf::from(value()?);
+                o.devices.push(DeviceOptions {
+                    given_as: format!("--dasd {}", dasd.display()),
+                    dasd,
+                    ..DeviceOptions::default()
+                });
+            }
+            "--device" => {
+                let v = value()?.to_string_lossy().into_owned();
+                let device = parse_device(&v)
+                    .map_err(|e| format!("--device {v} (device {}): {e}", o.devices.len()))?;
+                o.devices.push(device);
+            }
+            "--schid" | "--devno" => {
+                let v = value()?.to_string_lossy().into_owned();
+                let id = BusId::parse(&v).map_err(|_| {
+                    format!(
+                        "{arg} {v}: expected a bus id like 0.0.0313 (hex; subchannel set 0 to 3)"
+                    )
+                })?;
+                if arg == "--schid" {
+                    o.schid = Some(id);
+                } else {
+                    o.devno = Some(id);
+                }
+            }
             "--chpid" | "--chpids" => {
                 let v = value()?.to_string_lossy().into_owned();
-                o.chpids =
-                    vfio_ccw_sim::sysfs::parse_chpids(&v).map_err(|e| format!("{arg} {v}: {e}"))?;
+                o.paths = Some(Paths::parse(&v).map_err(|e| format!("{arg} {v}: {e}"))?);
             }
             "--faults" => o.faults = Some(value()?.into()),
             "--compat" => {
@@ -140,6 +233,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
                         .map_err(|_| format!("--seed {v}: expected a number (0 to 2^64-1)"))?,
                 );
             }
+            "--control" => o.control = Some(value()?.into()),
             "--group" => {
                 let v = value()?.to_string_lossy().into_owned();
                 o.group = Some(
@@ -164,35 +258,77 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
     if o.command.is_empty() {
         return Err(format!("no command given after --\n\n{USAGE}"));
     }
-    let Some(dasd) = &o.dasd else {
+    if o.devices.is_empty() {
         return Err("--dasd IMAGE is required: the subchannel needs a volume".into());
-    };
-    if !dasd.is_file() {
-        return Err(format!("--dasd {}: no such file", dasd.display()));
+    }
+    if o.devices.len() > subchannel::MAX_DEVICES {
+        return Err(format!(
+            "{} devices: at most {} are simulated",
+            o.devices.len(),
+            subchannel::MAX_DEVICES
+        ));
     }
     // Checked here so that a typo fails before anything is mounted.
-    bus_id("--schid", &o.schid)?;
-    bus_id("--devno", &o.devno)?;
+    let mut volumes: Vec<PathBuf> = Vec::new();
+    for (i, d) in o.devices.iter().enumerate() {
+        let name = if o.devices.len() == 1 {
+            d.given_as.clone()
+        } else {
+            format!("device {i} ({})", d.given_as)
+        };
+        let Ok(volume) = std::fs::canonicalize(&d.dasd)
+            .map_err(|_| ())
+            .and_then(|p| if p.is_file() { Ok(p) } else { Err(()) })
+        else {
+            return Err(format!("{name}: no such file"));
+        };
+        // Two models writing one image would corrupt it.
+        if let Some(j) = volumes.iter().position(|v| *v == volume) {
+            return Err(format!(
+                "{name}: {} is device {j}'s volume too",
+                d.dasd.display()
+            ));
+        }
+        volumes.push(volume);
+    }
+    subchannel::check_distinct(&describe(&o))?;
+    if let Some(path) = &o.control {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_fifo()) {
+            return Err(format!(
+                "--control {}: exists and is not a FIFO",
+                path.display()
+            ));
+        }
+    }
     Ok(Request::Run(Box::new(o)))
 }
 
-/// `C.S.XXXX` in hex: channel subsystem, subchannel set (0-3), number.
-fn bus_id(name: &str, text: &str) -> Result<(u8, u8, u16), String> {
-    let bad =
-        || format!("{name} {text}: expected a bus id like 0.0.0313 (hex; subchannel set 0 to 3)");
-    let parts: Vec<&str> = text.split('.').collect();
-    let [c, s, x] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let (c, s, x) = (
-        u8::from_str_radix(c, 16).map_err(|_| bad())?,
-        u8::from_str_radix(s, 16).map_err(|_| bad())?,
-        u16::from_str_radix(x, 16).map_err(|_| bad())?,
-    );
-    if s > 3 {
-        return Err(bad());
+/// Each device's description: its position's defaults, the single-device
+/// options for the first, then what it sets itself.
+fn describe(o: &Options) -> Vec<Description> {
+    let mut all = Vec::with_capacity(o.devices.len());
+    for (i, d) in o.devices.iter().enumerate() {
+        let mut desc = Description::at(i);
+        if i == 0 {
+            desc.schid = o.schid.unwrap_or(desc.schid);
+            desc.devno = o.devno.unwrap_or(desc.devno);
+            desc.paths = o.paths.unwrap_or(desc.paths);
+        }
+        desc.schid = d.schid.unwrap_or(desc.schid);
+        desc.devno = d.devno.unwrap_or(desc.devno);
+        desc.paths = d.paths.unwrap_or(desc.paths);
+        if let Some(uuid) = &d.uuid {
+            desc.uuid.clone_from(uuid);
+        }
+        // --no-group: none at all; otherwise each its own, following the
+        // first's.
+        desc.group = o
+            .group
+            .map(|first| d.group.unwrap_or(first.saturating_add(i as u32)));
+        all.push(desc);
     }
-    Ok((c, s, x))
+    all
 }
 
 /// The interposer: $VFIO_CCW_SIM_PRELOAD, or next to this binary.
@@ -322,31 +458,67 @@ fn forward_signals(pid: u32) {
     }
 }
 
+/// The variables device `i` is configured by: the plain names for the
+/// first (`VFIO_CCW_SIM_DASD`), the index appended for the others.
+fn device_var(name: &str, i: usize) -> String {
+    if i == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}{i}")
+    }
+}
+
+/// `@SYSFSDEV@` (the first device's) and `@SYSFSDEV<i>@` in `text`
+/// replaced by the mdev paths.
+fn substitute(text: &str, sysfsdevs: &[PathBuf]) -> String {
+    let mut out = text.replace("@SYSFSDEV@", &sysfsdevs[0].to_string_lossy());
+    for (i, path) in sysfsdevs.iter().enumerate() {
+        out = out.replace(&format!("@SYSFSDEV{i}@"), &path.to_string_lossy());
+    }
+    out
+}
+
+/// The control FIFO at `path`: an existing one is used, none is made (and
+/// then true: the launcher removes it at the end); anything else there is
+/// refused.
+fn control_fifo(path: &Path) -> Result<bool, String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => Ok(false),
+        Ok(_) => Err(format!(
+            "--control {}: exists and is not a FIFO",
+            path.display()
+        )),
+        Err(_) => {
+            nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| format!("--control {}: cannot make a FIFO: {e}", path.display()))?;
+            Ok(true)
+        }
+    }
+}
+
 fn run(o: Options) -> Result<ExitCode, String> {
-    let (cssid, ssid, schno) = bus_id("--schid", &o.schid)?;
-    let (_, _, devno) = bus_id("--devno", &o.devno)?;
     let preload = preload()?;
-    let (chpids, pim) = vfio_ccw_sim::sysfs::installed_paths(&o.chpids);
-    let dasd = std::fs::canonicalize(o.dasd.as_ref().expect("checked in parse"))
-        .map_err(|e| format!("--dasd: {e}"))?;
-    let layout = Layout {
-        cssid,
-        ssid,
-        schno,
-        devno,
-        chpids,
-        pim,
-        pam: pim,
-        pom: 0xff,
-        chp_type: 0x1b,
-        uuid: UUID.into(),
-        group: o.group,
-    };
+    let devices = describe(&o);
     private_sysfs()?;
-    sysfs::build(Path::new("/sys"), &layout)
+    sysfs::build_all(Path::new("/sys"), &devices)
         .map_err(|e| format!("building the simulated sysfs: {e}"))?;
-    let sysfsdev = Path::new("/sys").join(layout.sysfsdev());
-    eprintln!("vfio-ccw-sim: sysfsdev={}", sysfsdev.display());
+    let sysfsdevs: Vec<PathBuf> = devices
+        .iter()
+        .map(|d| Path::new("/sys").join(d.sysfsdev()))
+        .collect();
+    eprintln!("vfio-ccw-sim: sysfsdev={}", sysfsdevs[0].display());
+    if devices.len() > 1 {
+        for (i, (d, path)) in devices.iter().zip(&sysfsdevs).enumerate() {
+            eprintln!(
+                "vfio-ccw-sim: device {i}: sysfsdev{i}={} subchannel {} device {} CHPIDs {}",
+                path.display(),
+                d.schid,
+                d.devno,
+                d.paths.format()
+            );
+        }
+    }
     // A seed the user did not give comes from the clock; printed, it
     // replays the run.
     let seed = o.seed.unwrap_or_else(|| {
@@ -363,8 +535,8 @@ fn run(o: Options) -> Result<ExitCode, String> {
     let stats = std::env::temp_dir().join(format!("vfio-ccw-sim-stats-{}", std::process::id()));
     let args = o.command[1..].iter().map(|a| {
         let text = a.to_string_lossy();
-        if text.contains("@SYSFSDEV@") {
-            OsString::from(text.replace("@SYSFSDEV@", &sysfsdev.to_string_lossy()))
+        if text.contains("@SYSFSDEV") {
+            OsString::from(substitute(&text, &sysfsdevs))
         } else {
             a.clone()
         }
@@ -373,28 +545,48 @@ fn run(o: Options) -> Result<ExitCode, String> {
     command
         .args(args)
         .env("LD_PRELOAD", ld_preload(&preload))
-        .env("VFIO_CCW_SIM_SYSFSDEV", &sysfsdev)
-        .env("VFIO_CCW_SIM_DASD", &dasd)
-        .env("VFIO_CCW_SIM_SCHID", &o.schid)
-        .env("VFIO_CCW_SIM_DEVNO", &o.devno)
-        .env(
-            "VFIO_CCW_SIM_CHPIDS",
-            vfio_ccw_sim::sysfs::format_chpids(&o.chpids),
-        )
-        .env("VFIO_CCW_SIM_UUID", UUID)
-        .env(
-            "VFIO_CCW_SIM_GROUP",
-            o.group.map_or_else(|| "none".into(), |g| g.to_string()),
-        )
+        .env("VFIO_CCW_SIM_SYSFSDEV", &sysfsdevs[0])
+        .env("VFIO_CCW_SIM_DEVICES", devices.len().to_string())
         .env("VFIO_CCW_SIM_STATS", &stats)
         .env("VFIO_CCW_SIM_LATENCY", o.latency.to_string())
         .env("VFIO_CCW_SIM_SEED", seed.to_string());
-    if let Some(faults) = &o.faults {
-        command.env("VFIO_CCW_SIM_FAULTS", faults);
+    if o.group.is_none() {
+        command.env("VFIO_CCW_SIM_GROUP", "none");
+    }
+    for (i, (d, given)) in devices.iter().zip(&o.devices).enumerate() {
+        let dasd = std::fs::canonicalize(&given.dasd)
+            .map_err(|e| format!("device {i} ({}): {e}", given.given_as))?;
+        let var = |name| device_var(name, i);
+        command
+            .env(format!("VFIO_CCW_SIM_SYSFSDEV{i}"), &sysfsdevs[i])
+            .env(var("VFIO_CCW_SIM_DASD"), &dasd)
+            .env(var("VFIO_CCW_SIM_SCHID"), d.schid.to_string())
+            .env(var("VFIO_CCW_SIM_DEVNO"), d.devno.to_string())
+            .env(var("VFIO_CCW_SIM_CHPIDS"), d.paths.format())
+            .env(var("VFIO_CCW_SIM_UUID"), &d.uuid);
+        if let Some(group) = d.group {
+            command.env(var("VFIO_CCW_SIM_GROUP"), group.to_string());
+        }
+        let faults = if i == 0 {
+            given.faults.as_ref().or(o.faults.as_ref())
+        } else {
+            given.faults.as_ref()
+        };
+        if let Some(faults) = faults {
+            command.env(var("VFIO_CCW_SIM_FAULTS"), faults);
+        }
     }
     if let Some(compat) = &o.compat {
         command.env("VFIO_CCW_SIM_COMPAT", compat);
     }
+    let made_fifo = match &o.control {
+        Some(path) => {
+            let made = control_fifo(path)?;
+            command.env("VFIO_CCW_SIM_CONTROL", path);
+            made
+        }
+        None => false,
+    };
     // The cdev fd stands on a descriptor of /dev/null, as every fd of the
     // interposer does; the interposer adopts it at load.
     let backing = match o.cdev_fd {
@@ -440,7 +632,13 @@ fn run(o: Options) -> Result<ExitCode, String> {
     forward_signals(child.id());
     let status = child
         .wait()
-        .map_err(|e| format!("waiting for the command: {e}"))?;
+        .map_err(|e| format!("waiting for the command: {e}"));
+    if made_fifo {
+        if let Some(path) = &o.control {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let status = status?;
 
     match std::fs::read_to_string(&stats) {
         Ok(report) => {

@@ -25,7 +25,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -86,6 +86,26 @@ pub enum FsmState {
     CpProcessing,
     CpPending,
 }
+
+/// A channel-path event a fault rule made on this subchannel. A path is
+/// the host's, not one subchannel's: [`Kernel::on_path_event`] lets the
+/// host pass it to the other subchannels on the same CHPID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathEvent {
+    /// `chp-offline`: the path went away (CRW ERC 6).
+    Offline(u8),
+    /// `chp-online`: the path came back (CRW ERC 2).
+    Online(u8),
+    /// `vary-off`: the path was varied offline (no CRW).
+    VaryOff(u8),
+    /// `vary-on`: the path was varied online (no CRW).
+    VaryOn(u8),
+}
+
+/// Where a kernel reports its [`PathEvent`]s. It is called with none of the
+/// kernel's locks but possibly with its `io_mutex` held, so it must not
+/// call back into any kernel: it queues.
+pub type PathHook = Box<dyn Fn(PathEvent) + Send + Sync>;
 
 /// The subchannel as the (simulated) hardware has it.
 #[derive(Debug)]
@@ -174,6 +194,8 @@ struct Inner {
     device: Box<dyn CcwDevice>,
     faults: FaultScript,
     fault_seen: [u64; OpKind::ALL.len()],
+    /// Path events from fault rules, for the host's hook once unlocked.
+    path_events: Vec<PathEvent>,
     stats: Stats,
     timing: Timing,
     /// The function the channel is performing (never set under
@@ -206,6 +228,7 @@ pub struct Kernel {
     /// As configured; host events take `io_mutex` only when immediate
     /// (`Kernel::host_event_lock`).
     latency: Latency,
+    path_hook: OnceLock<PathHook>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -283,24 +306,22 @@ impl Kernel {
     /// A host with one subchannel as `config` describes, `device` behind it,
     /// and the mdev created (state STANDBY, no device fd open).
     pub fn new(config: SimConfig, device: Box<dyn CcwDevice>) -> Arc<Kernel> {
+        let d = &config.subchannel;
         let sch = Subchannel {
             gone: false,
             enabled: false,
             isc: 0,
-            intparm: 0,
-            devno: config.devno,
-            chpids: config.chpids,
-            pim: config.pim,
-            pam: config.pam,
-            pom: config.pom,
+            intparm: d.host_intparm(),
+            devno: d.devno.number,
+            chpids: d.paths.chpids,
+            pim: d.paths.pim,
+            pam: d.paths.pam,
+            pom: d.paths.pom,
             pnom: 0,
             lpum: 0,
-            lpm: config.pim & config.pam & config.pom,
+            lpm: d.paths.pim & d.paths.pam & d.paths.pom,
             active: false,
         };
-        let host_intparm = HOST_INTPARM_BASE | u32::from(config.schno);
-        let mut sch = sch;
-        sch.intparm = host_intparm;
         let wake = Arc::new(Condvar::new());
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),
@@ -308,6 +329,7 @@ impl Kernel {
             contended: Mutex::new(Stats::default()),
             wake: Arc::clone(&wake),
             latency: config.latency,
+            path_hook: OnceLock::new(),
             inner: Mutex::new(Inner {
                 compat: config.compat,
                 profile: config.profile,
@@ -327,6 +349,7 @@ impl Kernel {
                 device,
                 faults: config.faults,
                 fault_seen: [0; OpKind::ALL.len()],
+                path_events: Vec::new(),
                 stats: Stats::default(),
                 timing: Timing::new(config.latency, config.seed),
                 function: None,
@@ -504,14 +527,26 @@ impl Kernel {
         g.fault_seen = [0; OpKind::ALL.len()];
     }
 
+    /// Sets where the path events of this kernel's fault rules go (once;
+    /// a later hook is ignored). Without one they stay this subchannel's.
+    pub fn on_path_event(&self, hook: PathHook) {
+        let _ = self.path_hook.set(hook);
+    }
+
     /// Runs `f` on the locked state, then, unlocked, starts the removal
-    /// repeat thread if `f` asked for it.
+    /// repeat thread if `f` asked for it and reports the path events.
     fn finish<T>(&self, mut g: MutexGuard<'_, Inner>, f: impl FnOnce(&mut Inner) -> T) -> T {
         let r = f(&mut g);
         let spawn = std::mem::take(&mut g.spawn_repeats);
+        let hook = self.path_hook.get().filter(|_| !g.path_events.is_empty());
+        let events = hook.map(|_| std::mem::take(&mut g.path_events));
+        g.path_events.clear();
         drop(g);
         if spawn {
             self.spawn_removal_repeats();
+        }
+        if let (Some(hook), Some(events)) = (hook, events) {
+            events.into_iter().for_each(hook);
         }
         r
     }
@@ -634,10 +669,22 @@ impl Inner {
         let mut rest = Vec::new();
         for a in actions {
             match a {
-                FaultAction::ChpOffline(c) => self.chp_offline(c),
-                FaultAction::ChpOnline(c) => self.chp_online(c),
-                FaultAction::VaryOff(c) => self.vary(c, false),
-                FaultAction::VaryOn(c) => self.vary(c, true),
+                FaultAction::ChpOffline(c) => {
+                    self.chp_offline(c);
+                    self.path_events.push(PathEvent::Offline(c));
+                }
+                FaultAction::ChpOnline(c) => {
+                    self.chp_online(c);
+                    self.path_events.push(PathEvent::Online(c));
+                }
+                FaultAction::VaryOff(c) => {
+                    self.vary(c, false);
+                    self.path_events.push(PathEvent::VaryOff(c));
+                }
+                FaultAction::VaryOn(c) => {
+                    self.vary(c, true);
+                    self.path_events.push(PathEvent::VaryOn(c));
+                }
                 FaultAction::NotOper if kind != OpKind::IoWrite => self.not_operational(),
                 other => rest.push(other),
             }

@@ -201,10 +201,15 @@ impl Inner {
     pub(super) fn crw_dequeue(&mut self) -> [u8; CRW_SIZE] {
         let crw = self.crws.pop_front().unwrap_or(0);
         let mut b = [0u8; CRW_SIZE];
-        b[0..4].copy_from_slice(&match self.compat {
-            Compat::Architecture => crw.to_be_bytes(),
-            Compat::QemuC => crw.to_ne_bytes(),
-        });
+        match self.compat {
+            Compat::Architecture => b[0..4].copy_from_slice(&crw.to_be_bytes()),
+            // The C device copies the word into its CRW struct, two host
+            // halfwords (flags, then the reporting-source id).
+            Compat::QemuC => {
+                b[0..2].copy_from_slice(&((crw >> 16) as u16).to_ne_bytes());
+                b[2..4].copy_from_slice(&(crw as u16).to_ne_bytes());
+            }
+        }
         if !self.crws.is_empty() {
             self.signal_irq(Irq::Crw);
         }
