@@ -124,6 +124,29 @@ fn ssch_on_an_offline_path_with_another_left_is_eacces() {
 }
 
 #[test]
+fn a_path_coming_back_online_is_usable_again_with_orb_lpm_0() {
+    let r = rig();
+    r.kernel.chp_offline(0x40);
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::ENODEV));
+    assert_eq!(schib(&r.fd)[8], 0x00, "the cc 3 emptied the usable mask");
+    r.kernel.chp_online(0x40);
+    assert_eq!(schib(&r.fd)[8], 0x80, "CHP_ONLINE: lpm |= mask & opm");
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Ok(124));
+}
+
+#[test]
+fn a_path_varied_offline_stays_unusable_when_it_comes_back_online() {
+    let r = rig_with(two_paths());
+    r.kernel.vary_off(0x41);
+    r.kernel.chp_offline(0x41);
+    r.kernel.chp_online(0x41);
+    assert_eq!(schib(&r.fd)[8], 0x80, "not in the operational mask");
+    r.kernel.vary_on(0x41);
+    assert_eq!(schib(&r.fd)[8], 0xc0);
+}
+
+#[test]
 fn the_schib_reports_the_host_intparm_not_the_guests() {
     let r = rig();
     put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);

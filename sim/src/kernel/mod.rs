@@ -124,6 +124,10 @@ struct Subchannel {
     lpum: u8,
     /// The driver's usable path mask (`sch->lpm`), also the PMCW LPM.
     lpm: u8,
+    /// The driver's operational path mask (`sch->opm`): the paths not
+    /// varied offline. Unlike the hardware's POM it is software state; a
+    /// path coming back online returns to `lpm` only if it is in here.
+    opm: u8,
     /// A start function is in progress (a stalled program).
     active: bool,
 }
@@ -320,6 +324,7 @@ impl Kernel {
             pnom: 0,
             lpum: 0,
             lpm: d.paths.pim & d.paths.pam & d.paths.pom,
+            opm: 0xff,
             active: false,
         };
         let wake = Arc::new(Condvar::new());

@@ -30,6 +30,10 @@ impl Inner {
             return;
         }
         self.sch.pam |= mask;
+        // vfio_ccw_chp_event, CHP_ONLINE: the path is usable again unless
+        // it was varied offline, so an ORB with LPM 0 finds it once more
+        // after a cc 3 took it out of the usable mask.
+        self.sch.lpm |= mask & self.sch.opm;
         self.queue_crw(CRW_ERC_INIT, chpid);
     }
 
@@ -39,8 +43,10 @@ impl Inner {
             return;
         }
         if on {
+            self.sch.opm |= mask;
             self.sch.lpm |= mask;
         } else {
+            self.sch.opm &= !mask;
             self.sch.lpm &= !mask;
             if self.sch.active && self.sch.lpum & mask != 0 {
                 self.halt_active();
