@@ -186,6 +186,30 @@ fn unbind_fires_the_request_irq_and_the_mdev_goes_at_the_last_close() {
 }
 
 #[test]
+fn get_device_fd_during_a_pending_removal_is_enodev() {
+    let r = rig();
+    r.kernel.unbind();
+    assert_eq!(r.kernel.open_device().err(), Some(Errno::ENODEV));
+    assert_eq!(r.kernel.fsm_state(), FsmState::Idle, "the open fd still works");
+}
+
+#[test]
+fn the_eventfds_stay_connected_across_the_last_close() {
+    let Rig {
+        kernel,
+        fd,
+        mem,
+        io_efd,
+        ..
+    } = rig();
+    drop(fd);
+    let fd = kernel.open_device().unwrap();
+    put_ccws(&mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    assert_eq!(ssch(&fd, orb(0, F | P, 0, 0x1000)), Ok(124));
+    assert_eq!(take(&io_efd), 1, "close_device does not put the eventfds");
+}
+
+#[test]
 fn reset_returns_to_idle_keeping_regions_and_eventfds() {
     let r = rig();
     stalled(&r);

@@ -75,7 +75,7 @@ impl Inner {
             return;
         }
         if self.open_count == 0 {
-            self.removed = true;
+            self.mdev_gone();
             return;
         }
         self.removal_pending = true;

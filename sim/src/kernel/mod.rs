@@ -370,10 +370,12 @@ impl Kernel {
     /// Opens a device fd (`VFIO_GROUP_GET_DEVICE_FD`). The first open runs
     /// the FSM OPEN event (enable the subchannel, IDLE) and registers the
     /// extra regions; `EINVAL` if that leaves the device NOT_OPER, `ENODEV`
-    /// once the mdev has been removed.
+    /// once the mdev's removal has begun.
     pub fn open_device(self: &Arc<Self>) -> Result<SimDeviceFd, Errno> {
         let mut g = lock(&self.inner);
-        if g.removed {
+        // A removal in progress has already taken the device out of its
+        // group (vfio_unregister_group_dev), so no new fd finds it.
+        if g.removed || g.removal_pending {
             return Err(Errno::ENODEV);
         }
         if g.open_count == 0 {
@@ -583,10 +585,10 @@ impl Kernel {
             g.fsm_close();
             // The subchannel's thread sees the last close and ends.
             g.wake.notify_all();
-            g.triggers = Triggers::default();
+            // close_device leaves the eventfds connected: the driver puts
+            // them only when the mdev itself goes.
             if g.removal_pending {
-                g.removed = true;
-                g.removal_pending = false;
+                g.mdev_gone();
             }
         }
     }
@@ -642,6 +644,14 @@ impl Kernel {
 }
 
 impl Inner {
+    /// The mdev is released: no more device fds, and the eventfd
+    /// references the driver held go with it.
+    fn mdev_gone(&mut self) {
+        self.removed = true;
+        self.removal_pending = false;
+        self.triggers = Triggers::default();
+    }
+
     fn note<T>(&mut self, r: Result<T, Errno>) -> Result<T, Errno> {
         if let Err(e) = &r {
             self.stats.error(*e);
