@@ -318,3 +318,47 @@ fn unmapping_pinned_pages_of_a_stalled_program_resets_the_device() {
     let (fc, ..) = scsw(&irb(&r.fd));
     assert_eq!(fc & 0x20, 0x20, "the quiesce halt's IRB");
 }
+
+#[test]
+fn an_ida_ccw_that_moves_no_data_still_needs_its_idal_mapped() {
+    let r = rig();
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, IDA, 0, 0x30_0000)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::EINVAL));
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x02, IDA | SKIP, 80, 0x30_0000)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::EINVAL));
+    assert_eq!(r.kernel.fsm_state(), FsmState::Idle);
+}
+
+#[test]
+fn a_format0_tic_loses_its_flags_so_its_chaining_flag_ends_the_segment() {
+    let r = rig();
+    // The CCW after the TIC is never fetched by cp.c: its unmapped data
+    // must not fail the start.
+    put_ccws(
+        &r.mem,
+        0x1000,
+        &[ccw0(0x18, CC, 0, 0x2000), ccw0(0x02, 0, 80, 0x30_0000)],
+    );
+    put_ccws(&r.mem, 0x2000, &[ccw0(0x03, 0, 0, 0)]);
+    assert_eq!(ssch(&r.fd, orb(0, P, 0, 0x1000)), Ok(124));
+    assert_eq!(scsw(&irb(&r.fd)).3, CE_DE);
+}
+
+#[test]
+fn segments_are_translated_depth_first_in_tic_order_so_the_first_tics_error_wins() {
+    let r = rig();
+    let ro = GuestMem::new(4096);
+    r.kernel
+        .dma_map(0x10_0000, ro.addr(), 4096, DMA_READ)
+        .unwrap();
+    // Two TICs in the first segment: the first leads to data in unmapped
+    // memory (EINVAL), the second to data mapped read-only (EPERM).
+    put_ccws(
+        &r.mem,
+        0x1000,
+        &[ccw1(0x08, CC, 0, 0x2000), ccw1(0x08, 0, 0, 0x3000)],
+    );
+    put_ccws(&r.mem, 0x2000, &[ccw1(0x02, 0, 80, 0x30_0000)]);
+    put_ccws(&r.mem, 0x3000, &[ccw1(0x02, 0, 80, 0x10_0000)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::EINVAL));
+}

@@ -151,17 +151,22 @@ impl Ccw {
         } else {
             // Format 0: cmd, 24-bit address, flags, reserved, count. A
             // format-0 opcode with low nibble 8 is a TIC whatever its high
-            // nibble, so the kernel rewrites it to the format-1 TIC code.
-            let cmd = if b[0] & 0x0f == CMD_TIC {
-                CMD_TIC
-            } else {
-                b[0]
-            };
+            // nibble; convert_ccw0_to_ccw1 makes it the format-1 TIC with
+            // flags and count zero, so its chaining flags count for nothing.
+            let cda = u32::from_be_bytes([0, b[1], b[2], b[3]]);
+            if b[0] & 0x0f == CMD_TIC {
+                return Ccw {
+                    cmd: CMD_TIC,
+                    flags: 0,
+                    count: 0,
+                    cda,
+                };
+            }
             Ccw {
-                cmd,
+                cmd: b[0],
                 flags: b[4],
                 count: u16::from_be_bytes([b[6], b[7]]),
-                cda: u32::from_be_bytes([0, b[1], b[2], b[3]]),
+                cda,
             }
         }
     }

@@ -41,21 +41,8 @@ impl ChannelProgram {
     /// segment, count the chain, follow TICs to new segments, read IDALs,
     /// pin data pages.
     pub(crate) fn translate(orb: &Orb, dma: &Dma, profile: KernelProfile) -> Result<Self, Errno> {
-        let mut segments: Vec<Segment> = Vec::new();
-        let mut todo = vec![u64::from(orb.cpa)];
-        while let Some(head) = todo.pop() {
-            if segments.iter().any(|s| s.contains(head)) {
-                continue;
-            }
-            let seg = fetch_segment(head, orb.fmt1, dma)?;
-            for ccw in seg.ccws.iter().filter(|c| c.is_tic()) {
-                let target = u64::from(ccw.cda);
-                if !seg.contains(target) && !segments.iter().any(|s| s.contains(target)) {
-                    todo.push(target);
-                }
-            }
-            segments.push(seg);
-        }
+        let segments = fetch_segments(orb, dma)?;
+        let mut segments = segments;
         let mut pinned = Vec::new();
         for seg in &mut segments {
             for (i, ccw) in seg.ccws.iter().enumerate() {
@@ -66,12 +53,19 @@ impl ChannelProgram {
                 if ida && (!orb.h || orb.t) && !profile.accepts_any_idaw_format() {
                     return Err(Errno::EOPNOTSUPP);
                 }
+                // ccwchain_fetch_ccw reads the first IDAW and the whole IDAL
+                // of every IDA CCW, and only then asks whether it moves
+                // data: an unreadable IDAL fails even a CCW that would not.
+                let idaws = if ida {
+                    Some(read_idal(orb, ccw, dma)?)
+                } else {
+                    None
+                };
                 if !ccw.moves_data() {
                     continue;
                 }
                 let count = u64::from(ccw.count);
-                if ida {
-                    let idaws = read_idal(orb, ccw, dma)?;
+                if let Some(idaws) = idaws {
                     let block = orb.idaw_block();
                     for (n, &idaw) in idaws.iter().enumerate() {
                         let (at, len) = idaw_extent(idaws[0], idaw, n, count, block);
@@ -134,6 +128,35 @@ impl ChannelProgram {
         let i = ((addr - seg.head) / 8) as usize;
         Some((seg.ccws[i], seg.idaws[i].as_deref()))
     }
+}
+
+/// The segments in the order cp.c lists them: the ORB's first, then, depth
+/// first, each TIC's target in the order the TICs stand, unless a segment
+/// already listed holds it (ccwchain_loop_tic recursing through
+/// ccwchain_handle_ccw). The recursion is kept on an explicit stack, so a
+/// guest's long TIC chains cannot exhaust the thread's own.
+fn fetch_segments(orb: &Orb, dma: &Dma) -> Result<Vec<Segment>, Errno> {
+    let mut segments = vec![fetch_segment(u64::from(orb.cpa), orb.fmt1, dma)?];
+    // For each segment being looped: its index and the next CCW to look at.
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some(top) = stack.last_mut() {
+        let (seg, i) = *top;
+        let Some(ccw) = segments[seg].ccws.get(i) else {
+            stack.pop();
+            continue;
+        };
+        top.1 += 1;
+        if !ccw.is_tic() {
+            continue;
+        }
+        let target = u64::from(ccw.cda);
+        if segments.iter().any(|s| s.contains(target)) {
+            continue;
+        }
+        segments.push(fetch_segment(target, orb.fmt1, dma)?);
+        stack.push((segments.len() - 1, 0));
+    }
+    Ok(segments)
 }
 
 fn fetch_segment(head: u64, fmt1: bool, dma: &Dma) -> Result<Segment, Errno> {
