@@ -190,7 +190,11 @@ fn get_device_fd_during_a_pending_removal_is_enodev() {
     let r = rig();
     r.kernel.unbind();
     assert_eq!(r.kernel.open_device().err(), Some(Errno::ENODEV));
-    assert_eq!(r.kernel.fsm_state(), FsmState::Idle, "the open fd still works");
+    assert_eq!(
+        r.kernel.fsm_state(),
+        FsmState::Idle,
+        "the open fd still works"
+    );
 }
 
 #[test]

@@ -319,6 +319,33 @@ pub(crate) unsafe fn argument(arg: *mut c_void, min: usize) -> Result<Vec<u8>, E
     Ok(buf)
 }
 
+/// Reads the first `len` bytes of a device ioctl's argument: what the
+/// driver copies in (its fixed header, then any data) whatever the argsz
+/// says, leaving the argsz checks to the model, as vfio_ccw_mdev_ioctl
+/// leaves them after its copy_from_user.
+///
+/// # Safety
+/// `arg` is NULL or readable for `len` bytes (as the kernel would read them).
+unsafe fn copied_in(arg: *mut c_void, len: usize) -> Result<Vec<u8>, Errno> {
+    if arg.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    let mut buf = vec![0u8; len];
+    // SAFETY: by the caller's contract.
+    unsafe { std::ptr::copy_nonoverlapping(arg.cast::<u8>(), buf.as_mut_ptr(), len) };
+    Ok(buf)
+}
+
+/// The fixed header of VFIO_DEVICE_GET_REGION_INFO (through `offset`).
+const REGION_INFO_MINSZ: usize = 32;
+/// What follows it when there is room: the one type capability.
+const REGION_INFO_WITH_CAP: usize = 48;
+/// The fixed header of VFIO_DEVICE_SET_IRQS (through `count`).
+const IRQ_SET_MINSZ: usize = 20;
+/// The fixed part of GET_DEVICE_INFO and GET_IRQ_INFO the driver copies in
+/// and back (through `num_irqs`, through `count`).
+const INFO_MINSZ: usize = 16;
+
 /// Copies `bytes` back to the caller's argument.
 ///
 /// # Safety
@@ -743,19 +770,19 @@ unsafe fn get_device_fd(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     })
 }
 
-/// Reads a fixed-size ioctl struct from `arg`, lets `op` fill it, and
-/// copies back what fits in the caller's argsz.
+/// Reads the fixed part of an info ioctl's struct from `arg` (the
+/// driver's `minsz`, whatever argsz says), lets `op` fill it, and copies
+/// that part back, as vfio_ccw_mdev_ioctl does.
 ///
 /// # Safety
-/// `arg` holds an argsz-led `T`.
+/// `arg` is NULL or holds at least [`INFO_MINSZ`] bytes of a `T`.
 unsafe fn fixed<T: Default>(
     arg: *mut c_void,
     op: impl FnOnce(&mut T) -> Result<(), Errno>,
 ) -> Result<c_int, Errno> {
-    let size = std::mem::size_of::<T>();
+    let n = INFO_MINSZ.min(std::mem::size_of::<T>());
     // SAFETY: forwarded contract.
-    let bytes = unsafe { argument(arg, 4) }?;
-    let n = bytes.len().min(size);
+    let bytes = unsafe { copied_in(arg, n) }?;
     let mut value = T::default();
     // SAFETY: T is a plain C struct of integers; any bytes are valid and
     // `n` <= size_of::<T>().
@@ -765,6 +792,46 @@ unsafe fn fixed<T: Default>(
     let out = unsafe { std::slice::from_raw_parts((&raw const value).cast::<u8>(), n) };
     // SAFETY: the caller's argument is at least `n` bytes.
     unsafe { copy_back(arg, out) };
+    Ok(0)
+}
+
+/// VFIO_DEVICE_GET_REGION_INFO: the 32-byte header is copied in whatever
+/// argsz says (the model answers `EINVAL` below 32); the capability is
+/// written after it only when argsz has room for it.
+///
+/// # Safety
+/// `arg` is NULL or holds the header, and the capability's room if its
+/// argsz says so.
+unsafe fn region_info(device: &SimDeviceFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    // SAFETY: forwarded contract.
+    let mut buf = unsafe { copied_in(arg, REGION_INFO_MINSZ) }?;
+    let argsz = u32_at(&buf, 0) as usize;
+    if argsz >= REGION_INFO_WITH_CAP {
+        buf.resize(REGION_INFO_WITH_CAP, 0);
+    }
+    device.get_region_info(&mut buf)?;
+    // SAFETY: the header, and the capability only within the caller's argsz.
+    unsafe { copy_back(arg, &buf) };
+    Ok(0)
+}
+
+/// VFIO_DEVICE_SET_IRQS: the 20-byte header, then the data the driver
+/// reads with get_user for the data type the flags name (one byte for
+/// BOOL, one int for EVENTFD), even with count 0.
+///
+/// # Safety
+/// `arg` is NULL or holds the header and that data.
+unsafe fn set_irqs(device: &SimDeviceFd, arg: *mut c_void) -> Result<c_int, Errno> {
+    // SAFETY: forwarded contract.
+    let header = unsafe { copied_in(arg, IRQ_SET_MINSZ) }?;
+    let data = match u32_at(&header, 4) & 0x07 {
+        uapi::VFIO_IRQ_SET_DATA_BOOL => 1,
+        uapi::VFIO_IRQ_SET_DATA_EVENTFD => 4,
+        _ => 0,
+    };
+    // SAFETY: forwarded contract.
+    let buf = unsafe { copied_in(arg, IRQ_SET_MINSZ + data) }?;
+    device.set_irqs(&buf)?;
     Ok(0)
 }
 
@@ -783,20 +850,10 @@ unsafe fn device_ioctl(fd: RawFd, request: c_ulong, arg: *mut c_void) -> Result<
         uapi::VFIO_DEVICE_GET_IRQ_INFO => unsafe {
             fixed(arg, |info: &mut vfio_irq_info| device.get_irq_info(info))
         },
-        uapi::VFIO_DEVICE_GET_REGION_INFO => {
-            // SAFETY: forwarded contract.
-            let mut buf = unsafe { argument(arg, 4) }?;
-            device.get_region_info(&mut buf)?;
-            // SAFETY: `buf` is as long as the caller's argsz.
-            unsafe { copy_back(arg, &buf) };
-            Ok(0)
-        }
-        uapi::VFIO_DEVICE_SET_IRQS => {
-            // SAFETY: forwarded contract.
-            let buf = unsafe { argument(arg, 4) }?;
-            device.set_irqs(&buf)?;
-            Ok(0)
-        }
+        // SAFETY: forwarded contract.
+        uapi::VFIO_DEVICE_GET_REGION_INFO => unsafe { region_info(&device, arg) },
+        // SAFETY: forwarded contract.
+        uapi::VFIO_DEVICE_SET_IRQS => unsafe { set_irqs(&device, arg) },
         uapi::VFIO_DEVICE_RESET => device.reset().map(|()| 0),
         _ => Err(Errno::ENOTTY),
     }

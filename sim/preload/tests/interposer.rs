@@ -204,13 +204,63 @@ fn device_info_below_sixteen_bytes_is_einval() {
 }
 
 #[test]
+fn device_info_with_a_large_argsz_is_answered() {
+    native_only!();
+    let r = probe(
+        &scratch("info-large"),
+        &ready_then(&["device", "info=0x20000"]),
+    );
+    assert!(r.result(5).starts_with("ok flags=0x11 "), "{}", r.result(5));
+}
+
+#[test]
+fn region_info_below_the_fixed_header_is_einval() {
+    native_only!();
+    let r = probe(
+        &scratch("region-short"),
+        &ready_then(&["device", "region=0,16", "region=1,32"]),
+    );
+    assert_eq!(r.errno(5), Some(EINVAL));
+    assert!(
+        r.result(6).ends_with("cap_offset=0 argsz=48"),
+        "{}",
+        r.result(6)
+    );
+}
+
+#[test]
+fn set_irqs_below_the_fixed_header_is_einval() {
+    native_only!();
+    let r = probe(
+        &scratch("irqs-short"),
+        &ready_then(&["device", "set-irqs=0x24,8"]),
+    );
+    assert_eq!(r.errno(5), Some(EINVAL));
+}
+
+#[test]
+fn set_irqs_with_count_0_reads_its_data_as_linux_does() {
+    native_only!();
+    // EVENTFD with fd -1 releases; BOOL with a nonzero byte fires.
+    let r = probe(
+        &scratch("irqs-count0"),
+        &ready_then(&["device", "set-irqs=0x24,20", "set-irqs=0x22,20"]),
+    );
+    assert_eq!(r.result(5), "ok");
+    assert_eq!(r.result(6), "ok");
+}
+
+#[test]
 fn io_region_is_124_bytes_at_offset_0_and_reads_whole() {
     native_only!();
     let r = probe(
         &scratch("io-region"),
         &ready_then(&["device", "region=0", "read=0,124"]),
     );
-    assert_eq!(r.result(5), "ok flags=0x3 size=124 offset=0 cap_offset=0");
+    assert_eq!(
+        r.result(5),
+        "ok flags=0x3 size=124 offset=0 cap_offset=0 argsz=48"
+    );
     assert!(r.result(6).starts_with("ok 124 "), "{}", r.result(6));
 }
 
