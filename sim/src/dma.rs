@@ -16,6 +16,23 @@ pub const DMA_WRITE: u32 = 2;
 /// The IOMMU page size the model reports and requires.
 pub const PAGE_SIZE: u64 = 4096;
 
+/// The IOMMU back end the device's DMA goes through; it decides how a pin
+/// or a read of guest memory fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IommuModel {
+    /// A type1 container set up as `VFIO_TYPE1v2_IOMMU` (the default):
+    /// unmapped memory is `EINVAL`.
+    #[default]
+    Type1V2,
+    /// A type1 container set up as `VFIO_TYPE1_IOMMU`: it refuses every
+    /// pin by a device (`vfio_iommu_type1_pin_pages`: `EACCES`, v2 only),
+    /// so no channel program with data can start.
+    Type1V1,
+    /// An iommufd IOAS: unmapped memory is `ENOENT` (iommufd's access
+    /// pin and read find no area).
+    Iommufd,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Mapping {
     vaddr: u64,
@@ -27,6 +44,7 @@ struct Mapping {
 #[derive(Debug, Default)]
 pub(crate) struct Dma {
     maps: BTreeMap<u64, Mapping>,
+    pub(crate) model: IommuModel,
 }
 
 impl Dma {
@@ -64,7 +82,8 @@ impl Dma {
     /// The whole mappings VFIO_IOMMU_UNMAP_DMA would remove: aligned
     /// arguments; a mapping that straddles either end makes it `EINVAL`.
     pub(crate) fn unmap_ranges(&self, iova: u64, size: u64) -> Result<Vec<(u64, u64)>, Errno> {
-        if (iova | size) & (PAGE_SIZE - 1) != 0 {
+        // vfio_dma_do_unmap: a size of 0 is invalid, not an empty range.
+        if size == 0 || (iova | size) & (PAGE_SIZE - 1) != 0 {
             return Err(Errno::EINVAL);
         }
         let end = iova.checked_add(size).ok_or(Errno::EINVAL)?;
@@ -95,14 +114,22 @@ impl Dma {
             .map(|(&i, m)| (i, m))
     }
 
+    /// How the back end answers an access to unmapped memory.
+    fn unmapped(&self) -> Errno {
+        match self.model {
+            IommuModel::Iommufd => Errno::ENOENT,
+            IommuModel::Type1V2 | IommuModel::Type1V1 => Errno::EINVAL,
+        }
+    }
+
     /// Checks every byte of `iova..iova+len` is mapped with `need`: an
-    /// unmapped byte is `EINVAL`, missing permission `EPERM` (type1's
-    /// answers to a pin or `vfio_dma_rw`).
+    /// unmapped byte is `EINVAL` (`ENOENT` under iommufd), missing
+    /// permission `EPERM` (the answers to a pin or `vfio_dma_rw`).
     pub(crate) fn check(&self, iova: u64, len: u64, need: u32) -> Result<(), Errno> {
         let end = iova.checked_add(len).ok_or(Errno::EINVAL)?;
         let mut at = iova;
         while at < end {
-            let (start, m) = self.containing(at).ok_or(Errno::EINVAL)?;
+            let (start, m) = self.containing(at).ok_or(self.unmapped())?;
             if m.flags & need != need {
                 return Err(Errno::EPERM);
             }
@@ -113,11 +140,15 @@ impl Dma {
 
     /// The pin check for the pages of `iova..iova+len` (len 0 counts as 1):
     /// each page's first byte must be mapped READ|WRITE.
+    /// A type1 v1 container refuses the pin outright (`EACCES`).
     pub(crate) fn check_pin(&self, iova: u64, len: u64) -> Result<(), Errno> {
+        if self.model == IommuModel::Type1V1 {
+            return Err(Errno::EACCES);
+        }
         let last = iova.checked_add(len.max(1) - 1).ok_or(Errno::EINVAL)?;
         let mut page = iova & !(PAGE_SIZE - 1);
         loop {
-            let (_, m) = self.containing(page).ok_or(Errno::EINVAL)?;
+            let (_, m) = self.containing(page).ok_or(self.unmapped())?;
             if m.flags & (DMA_READ | DMA_WRITE) != DMA_READ | DMA_WRITE {
                 return Err(Errno::EPERM);
             }
@@ -133,7 +164,7 @@ impl Dma {
         let mut done = 0usize;
         while done < buf.len() {
             let at = iova.checked_add(done as u64).ok_or(Errno::EINVAL)?;
-            let (start, m) = self.containing(at).ok_or(Errno::EINVAL)?;
+            let (start, m) = self.containing(at).ok_or(self.unmapped())?;
             let off = at - start;
             let n = ((m.size - off) as usize).min(buf.len() - done);
             let src = (m.vaddr + off) as *const u8;

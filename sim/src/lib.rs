@@ -36,7 +36,7 @@ pub mod sysfs;
 pub mod timing;
 
 pub use config::{Compat, KernelProfile, SimConfig};
-pub use dma::{DMA_READ, DMA_WRITE, PAGE_SIZE};
+pub use dma::{IommuModel, DMA_READ, DMA_WRITE, PAGE_SIZE};
 pub use faults::{CapsCorruption, FaultAction, FaultRule, FaultScript};
 pub use kernel::{FsmState, Kernel, PathEvent, PathHook, SimDeviceFd};
 pub use stats::{IrqCounts, OpCounts, OpKind, Stats};

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use nix::errno::Errno;
-use vfio_ccw_sim::{KernelProfile, SimConfig, DMA_READ, DMA_WRITE};
+use vfio_ccw_sim::{IommuModel, KernelProfile, SimConfig, DMA_READ, DMA_WRITE};
 
 const RW: u32 = DMA_READ | DMA_WRITE;
 
@@ -46,6 +46,32 @@ fn unmap_removes_whole_mappings_and_refuses_to_cut_one() {
     assert_eq!(r.kernel.dma_unmap(0, GUEST_SIZE as u64), Ok(0));
     put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
     assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::EINVAL));
+}
+
+#[test]
+fn unmap_with_size_0_is_einval() {
+    let r = rig();
+    assert_eq!(r.kernel.dma_unmap(0, 0), Err(Errno::EINVAL));
+}
+
+#[test]
+fn a_type1_v1_container_refuses_the_pins_of_a_program_with_data() {
+    let r = rig();
+    r.kernel.set_iommu_model(IommuModel::Type1V1);
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x02, 0, 80, 0x3000)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::EACCES));
+    // The CCWs themselves are read, not pinned: a program without data runs.
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Ok(124));
+}
+
+#[test]
+fn unmapped_memory_under_iommufd_is_enoent() {
+    let r = rig();
+    r.kernel.set_iommu_model(IommuModel::Iommufd);
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x02, 0, 80, 0x30_0000)]);
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Err(Errno::ENOENT));
+    assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x30_0000)), Err(Errno::ENOENT));
 }
 
 #[test]

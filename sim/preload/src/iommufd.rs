@@ -431,6 +431,7 @@ impl Binding {
         }
         ictx.ioas(id)?.attached.push(self.index);
         self.ioas = Some(id);
+        kernel.set_iommu_model(vfio_ccw_sim::IommuModel::Iommufd);
         Ok(0)
     }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use nix::errno::Errno;
 use qemu_vfio_ccw::kernel::DeviceFd;
 use qemu_vfio_ccw::uapi::{self, vfio_device_info, vfio_irq_info};
-use vfio_ccw_sim::SimDeviceFd;
+use vfio_ccw_sim::{IommuModel, SimDeviceFd};
 
 use crate::host::{host, Host};
 use crate::iommufd::{self, Binding, SharedIctx};
@@ -54,6 +54,8 @@ enum Node {
     /// releasing them with the IOMMU model.
     Container {
         iommu_set: bool,
+        /// Set up as `VFIO_TYPE1_IOMMU`, which refuses device pins.
+        v1: bool,
         mappings: Vec<Mapping>,
     },
     /// The group node of the host's device `device`.
@@ -162,6 +164,7 @@ fn detach_group(device: usize, container: RawFd) {
             Some(Node::Container {
                 iommu_set,
                 mappings,
+                ..
             }) => {
                 if still_used {
                     mappings.clone()
@@ -240,6 +243,7 @@ pub fn open(path: &str) -> Result<RawFd, Errno> {
     if path == "/dev/vfio/vfio" && host.groups {
         add(Node::Container {
             iommu_set: false,
+            v1: false,
             mappings: Vec::new(),
         })
     } else if let Some(device) = group {
@@ -518,8 +522,9 @@ pub fn rdev(fd: RawFd) -> Option<libc::dev_t> {
 
 fn set_iommu(fd: RawFd, kind: c_ulong) -> Result<c_int, Errno> {
     let mut table = table();
-    let has_group = !members(&table, fd).is_empty();
-    let Some(Node::Container { iommu_set, .. }) = table.get_mut(&fd) else {
+    let members = members(&table, fd);
+    let has_group = !members.is_empty();
+    let Some(Node::Container { iommu_set, v1, .. }) = table.get_mut(&fd) else {
         return Err(Errno::ENOTTY);
     };
     // The kernel wants a group in the container before an IOMMU model.
@@ -530,7 +535,23 @@ fn set_iommu(fd: RawFd, kind: c_ulong) -> Result<c_int, Errno> {
         return Err(Errno::ENODEV);
     }
     *iommu_set = true;
+    *v1 = kind == VFIO_TYPE1_IOMMU;
+    let model = type1_model(*v1);
+    drop(table);
+    if let Some(host) = host() {
+        for device in members {
+            host.kernel(device).set_iommu_model(model);
+        }
+    }
     Ok(0)
+}
+
+fn type1_model(v1: bool) -> IommuModel {
+    if v1 {
+        IommuModel::Type1V1
+    } else {
+        IommuModel::Type1V2
+    }
 }
 
 fn is_container(fd: RawFd) -> bool {
@@ -543,6 +564,7 @@ fn iommu_ready(fd: RawFd) -> Result<usize, Errno> {
         Some(Node::Container {
             iommu_set: true,
             mappings,
+            ..
         }) => Ok(mappings.len()),
         Some(Node::Container { .. }) => Err(Errno::EINVAL),
         _ => Err(Errno::ENOTTY),
@@ -639,6 +661,10 @@ unsafe fn unmap_dma(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
     let mut unmap = unsafe { argument(arg, 24) }?;
     let host = host().ok_or(Errno::ENODEV)?;
     let (iova, size) = (u64_at(&unmap, 8), u64_at(&unmap, 16));
+    // vfio_dma_do_unmap refuses a size of 0 whoever is in the container.
+    if size == 0 {
+        return Err(Errno::EINVAL);
+    }
     // Every device in the container has the same mappings, so each
     // unmaps the same bytes; the first failure (a fault rule's) stops.
     let mut unmapped = 0;
@@ -701,8 +727,10 @@ unsafe fn set_container(fd: RawFd, arg: *mut c_void) -> Result<c_int, Errno> {
         Some(Node::Group { device, .. }) => *device,
         _ => return Err(Errno::ENOTTY),
     };
-    // A group joining a container that has mappings sees them at once.
-    if let Some(Node::Container { mappings, .. }) = table.get(&container) {
+    // A group joining a container that has mappings sees them at once,
+    // through the container's IOMMU model.
+    if let Some(Node::Container { mappings, v1, .. }) = table.get(&container) {
+        host.kernel(device).set_iommu_model(type1_model(*v1));
         for (n, m) in mappings.iter().enumerate() {
             if let Err(e) = map_into(host, &[device], *m) {
                 for done in &mappings[..n] {

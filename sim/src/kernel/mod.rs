@@ -411,9 +411,16 @@ impl Kernel {
         })
     }
 
+    /// Which IOMMU back end the device's DMA goes through from now on
+    /// (the container's type1 version, or an iommufd IOAS): it decides the
+    /// errors of the pins and reads a channel program's translation makes.
+    pub fn set_iommu_model(&self, model: crate::dma::IommuModel) {
+        lock(&self.inner).dma.model = model;
+    }
+
     /// `VFIO_IOMMU_UNMAP_DMA` (type1): removes the whole mappings inside
     /// `iova..iova+size` and returns the bytes unmapped; a mapping cut in
-    /// two is `EINVAL`. Unmapping pages pinned for a running channel program
+    /// two, or a size of 0, is `EINVAL`. Unmapping pages pinned for a running channel program
     /// resets the device first (close + open), as vfio-ccw's unmap notifier
     /// does.
     pub fn dma_unmap(&self, iova: u64, size: u64) -> Result<u64, Errno> {
