@@ -251,6 +251,50 @@ fn set_irqs_with_count_0_reads_its_data_as_linux_does() {
 }
 
 #[test]
+fn a_type1_v1_container_refuses_the_pins_of_a_program_with_data() {
+    native_only!();
+    let r = probe(
+        &scratch("type1-v1"),
+        &[
+            "container",
+            "group",
+            "set-container",
+            "iommu=1",
+            "map=0,65536",
+            "device",
+            "ssch-nop=0x1000",
+            "ssch-sense-id=0x1000",
+        ],
+    );
+    assert!(r.result(6).starts_with("ok ret=0 "), "{}", r.result(6));
+    assert_eq!(r.errno(7), Some(libc::EACCES));
+}
+
+#[test]
+fn a_type1_v2_container_lets_a_program_with_data_run() {
+    native_only!();
+    let r = probe(
+        &scratch("type1-v2"),
+        &ready_then(&["map=0,65536", "device", "ssch-sense-id=0x1000"]),
+    );
+    assert!(
+        r.result(6).starts_with("ok ret=0 dstat=0c"),
+        "{}",
+        r.result(6)
+    );
+}
+
+#[test]
+fn unmap_dma_with_size_0_is_einval() {
+    native_only!();
+    let r = probe(
+        &scratch("unmap-0"),
+        &ready_then(&["map=0,65536", "unmap=0,0"]),
+    );
+    assert_eq!(r.errno(5), Some(EINVAL));
+}
+
+#[test]
 fn io_region_is_124_bytes_at_offset_0_and_reads_whole() {
     native_only!();
     let r = probe(

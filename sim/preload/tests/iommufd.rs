@@ -350,3 +350,15 @@ fn an_announced_fd_that_is_not_open_is_named_on_stderr() {
         r.stderr
     );
 }
+
+#[test]
+fn a_channel_program_reaching_unmapped_memory_is_enoent_under_iommufd() {
+    native_only!();
+    // The driver reads 2 KiB of CCWs: from 0xff0 they run past the one page
+    // mapped, which iommufd's access answers ENOENT (type1: EINVAL).
+    let r = probe(
+        &scratch("unmapped-enoent"),
+        &then(&ATTACHED, &["ioas-map=0,4096", "ssch-nop=0xff0"]),
+    );
+    assert_eq!(r.errno(6), Some(ENOENT));
+}
