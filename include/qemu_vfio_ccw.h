@@ -40,6 +40,29 @@
 #define QVC_ACTION_INJECT_IO_INTERRUPT (1 << 3)
 
 /**
+ * The ABI's major version, also the SONAME's (`libqemu_vfio_ccw.so.0`):
+ * it changes only with a change that breaks callers built against an
+ * earlier one.
+ */
+#define QVC_ABI_MAJOR 0
+
+/**
+ * The ABI's minor version: what this major added since its first
+ * release (functions, structure fields at the end, status values).
+ */
+#define QVC_ABI_MINOR 1
+
+/**
+ * The smallest `QvcConfig::size` accepted: the structure of ABI 0.1.
+ */
+#define QVC_CONFIG_SIZE_MIN 8
+
+/**
+ * The smallest `QvcOutcome::size` accepted: the structure of ABI 0.1.
+ */
+#define QVC_OUTCOME_SIZE_MIN 116
+
+/**
  * [`qvc_device_crw_interrupt`] stores at most this many reports per
  * call, whatever capacity it is given; the eventfd fires again for the
  * rest. It bounds both the slice built on the caller's pointer and the
@@ -166,12 +189,17 @@ typedef uint32_t QvcIrq;
 typedef void (*QvcLogFn)(void *opaque, QvcLogLevel level, const char *message);
 
 /**
- * Device properties that change the library's behaviour.
+ * Device properties, as QEMU passes them to [`qvc_device_realize`].
  */
 typedef struct QvcConfig {
   /**
+   * `sizeof(QvcConfig)` as the caller was built with: fields beyond it
+   * take their defaults. At least [`QVC_CONFIG_SIZE_MIN`].
+   */
+  uint32_t size;
+  /**
    * `force-orb-pfch`: set the ORB's prefetch bit on every start, for
-   * kernels before 5.8 that refuse ORBs without it.
+   * kernels before 5.8 that refuse ORBs without it. 0 or 1.
    */
   bool force_orb_pfch;
 } QvcConfig;
@@ -248,24 +276,30 @@ typedef struct __attribute__((packed)) QvcEsw {
  */
 typedef struct QvcOutcome {
   /**
+   * In: `sizeof(QvcOutcome)` as the caller was built with, at least
+   * [`QVC_OUTCOME_SIZE_MIN`]; out: the bytes the library wrote, fields
+   * beyond them untouched.
+   */
+  uint32_t size;
+  /**
    * start/store: the `IOInstEnding` (condition code 0..3);
    * halt/clear: 0 or a negative errno for css (-ENOSYS: emulate).
    */
   int32_t ret;
   /**
-   * `ACTION_*` bits.
+   * `QVC_ACTION_*` bits.
    */
   uint32_t actions;
   /**
-   * The subchannel's new SCHIB, with `ACTION_SET_SCHIB`.
+   * The subchannel's new SCHIB, with `QVC_ACTION_SET_SCHIB`.
    */
   struct QvcSchib schib;
   /**
-   * The subchannel's new ESW, with `ACTION_SET_ESW`.
+   * The subchannel's new ESW, with `QVC_ACTION_SET_ESW`.
    */
   struct QvcEsw esw;
   /**
-   * The subchannel's new sense data, with `ACTION_SET_SENSE`.
+   * The subchannel's new sense data, with `QVC_ACTION_SET_SENSE`.
    */
   uint8_t sense[32];
 } QvcOutcome;
@@ -283,6 +317,13 @@ typedef struct QvcCrw {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * The library's ABI version, `(major << 16) | minor`. A caller built
+ * against `QVC_ABI_MAJOR`.`QVC_ABI_MINOR` works with a library of the
+ * same major and at least that minor; QEMU checks it at realize.
+ */
+uint32_t qvc_abi_version(void);
 
 /**
  * A static description of `status`, for messages. Unknown values give
@@ -312,7 +353,7 @@ QvcStatus qvc_set_log_handler(QvcLogFn log_fn, void *opaque);
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string; `config` is NULL or points
- * to a `Config`; `handle_out` is NULL or writable; `err_buf` is NULL
+ * to a `QvcConfig` of at least its `size` bytes; `handle_out` is NULL or writable; `err_buf` is NULL
  * or writable for `err_len` bytes.
  */
 QvcStatus qvc_device_realize(int fd,
@@ -346,7 +387,8 @@ QvcStatus qvc_device_irq_fd(QvcHandle handle, uint32_t irq, int *fd_out);
  * `out->ret` is the IOInstEnding; then apply `out->actions`.
  *
  * # Safety
- * `orb` and `current` are NULL or readable; `out` is NULL or writable.
+ * `orb` and `current` are NULL or readable; `out` is NULL or a
+ * `QvcOutcome` whose `size` the caller set, writable for that size.
  */
 QvcStatus qvc_device_start(QvcHandle handle,
                            const struct QvcOrb *orb,
@@ -359,7 +401,8 @@ QvcStatus qvc_device_start(QvcHandle handle,
  * for css (-ENOSYS: no async region, emulate); then apply `out->actions`.
  *
  * # Safety
- * `current` is NULL or readable; `out` is NULL or writable.
+ * `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+ * `size` the caller set, writable for that size.
  */
 QvcStatus qvc_device_halt(QvcHandle handle,
                           const struct QvcSchib *current,
@@ -371,7 +414,8 @@ QvcStatus qvc_device_halt(QvcHandle handle,
  * for css (-ENOSYS: no async region, emulate); then apply `out->actions`.
  *
  * # Safety
- * `current` is NULL or readable; `out` is NULL or writable.
+ * `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+ * `size` the caller set, writable for that size.
  */
 QvcStatus qvc_device_clear(QvcHandle handle,
                            const struct QvcSchib *current,
@@ -383,7 +427,8 @@ QvcStatus qvc_device_clear(QvcHandle handle,
  * host. `out->ret` is the IOInstEnding; then apply `out->actions`.
  *
  * # Safety
- * `current` is NULL or readable; `out` is NULL or writable.
+ * `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+ * `size` the caller set, writable for that size.
  */
 QvcStatus qvc_device_store(QvcHandle handle,
                            const struct QvcSchib *current,
@@ -394,7 +439,8 @@ QvcStatus qvc_device_store(QvcHandle handle,
  * (none if the eventfd had not been signalled).
  *
  * # Safety
- * `current` is NULL or readable; `out` is NULL or writable.
+ * `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+ * `size` the caller set, writable for that size.
  */
 QvcStatus qvc_device_io_interrupt(QvcHandle handle,
                                   const struct QvcSchib *current,

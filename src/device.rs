@@ -49,8 +49,8 @@ pub const EAGAIN_RETRIES: u32 = 1000;
 pub const EINTR_RETRIES: u32 = 8;
 
 /// What QEMU must do after an operation: return `ret`, then apply
-/// `actions` in the order of their bits.
-#[repr(C)]
+/// `actions` in the order of their bits. The C ABI hands it to QEMU as a
+/// `QvcOutcome`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// start/store: the `IOInstEnding` (condition code 0..3);
@@ -92,8 +92,8 @@ impl Outcome {
     }
 }
 
-/// Device properties that change the library's behaviour.
-#[repr(C)]
+/// Device properties that change the library's behaviour (from the C
+/// ABI's `QvcConfig`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Config {
     /// `force-orb-pfch`: set the ORB's prefetch bit on every start, for

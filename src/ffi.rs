@@ -2,7 +2,7 @@
 //! The C ABI: the only module with `extern "C"`.
 //!
 //! Rust decides, C applies: QEMU's shim passes its host-order subchannel
-//! state in and applies the returned [`Outcome`]. Conventions:
+//! state in and applies the returned [`QvcOutcome`]. Conventions:
 //! - every function returns a [`QvcStatus`]; outputs are written only on
 //!   `QVC_STATUS_OK`;
 //! - every pointer is checked (NULL or misaligned: an error, never a
@@ -15,7 +15,12 @@
 //!   for calls in flight on other threads, so no call reaches the device
 //!   fd after it returns;
 //! - a call made from inside another (the log handler calling back) is
-//!   refused with `QVC_STATUS_REENTRANT` instead of deadlocking.
+//!   refused with `QVC_STATUS_REENTRANT` instead of deadlocking;
+//! - the ABI is versioned: the SONAME carries [`QVC_ABI_MAJOR`], which
+//!   changes only when old callers would break; [`QVC_ABI_MINOR`] counts
+//!   additions. The structures the caller fills or receives start with
+//!   their size, so a later version can add fields at their end and still
+//!   serve callers built against this one.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -26,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use once_cell::sync::Lazy;
 
-use crate::css::{Crw, Orb, Schib};
+use crate::css::{Crw, Esw, Orb, Schib};
 use crate::device::{Config, Device, Outcome};
 use crate::irq::Irq;
 use crate::kernel::RawDeviceFd;
@@ -99,6 +104,100 @@ pub const QVC_ACTION_SET_ESW: u32 = 1 << 1;
 pub const QVC_ACTION_SET_SENSE: u32 = 1 << 2;
 /// Call css_inject_io_interrupt(sch), after the copies.
 pub const QVC_ACTION_INJECT_IO_INTERRUPT: u32 = 1 << 3;
+
+/// The ABI's major version, also the SONAME's (`libqemu_vfio_ccw.so.0`):
+/// it changes only with a change that breaks callers built against an
+/// earlier one.
+pub const QVC_ABI_MAJOR: u32 = 0;
+/// The ABI's minor version: what this major added since its first
+/// release (functions, structure fields at the end, status values).
+pub const QVC_ABI_MINOR: u32 = 1;
+
+/// The library's ABI version, `(major << 16) | minor`. A caller built
+/// against `QVC_ABI_MAJOR`.`QVC_ABI_MINOR` works with a library of the
+/// same major and at least that minor; QEMU checks it at realize.
+#[no_mangle]
+pub extern "C" fn qvc_abi_version() -> u32 {
+    (QVC_ABI_MAJOR << 16) | QVC_ABI_MINOR
+}
+
+/// Device properties, as QEMU passes them to [`qvc_device_realize`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QvcConfig {
+    /// `sizeof(QvcConfig)` as the caller was built with: fields beyond it
+    /// take their defaults. At least [`QVC_CONFIG_SIZE_MIN`].
+    pub size: u32,
+    /// `force-orb-pfch`: set the ORB's prefetch bit on every start, for
+    /// kernels before 5.8 that refuse ORBs without it. 0 or 1.
+    pub force_orb_pfch: bool,
+}
+
+/// The smallest `QvcConfig::size` accepted: the structure of ABI 0.1.
+pub const QVC_CONFIG_SIZE_MIN: u32 = 8;
+
+/// What QEMU must do after an operation: return `ret`, then apply
+/// `actions` in the order of their bits.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QvcOutcome {
+    /// In: `sizeof(QvcOutcome)` as the caller was built with, at least
+    /// [`QVC_OUTCOME_SIZE_MIN`]; out: the bytes the library wrote, fields
+    /// beyond them untouched.
+    pub size: u32,
+    /// start/store: the `IOInstEnding` (condition code 0..3);
+    /// halt/clear: 0 or a negative errno for css (-ENOSYS: emulate).
+    pub ret: i32,
+    /// `QVC_ACTION_*` bits.
+    pub actions: u32,
+    /// The subchannel's new SCHIB, with `QVC_ACTION_SET_SCHIB`.
+    pub schib: Schib,
+    /// The subchannel's new ESW, with `QVC_ACTION_SET_ESW`.
+    pub esw: Esw,
+    /// The subchannel's new sense data, with `QVC_ACTION_SET_SENSE`.
+    pub sense: [u8; 32],
+}
+
+/// The smallest `QvcOutcome::size` accepted: the structure of ABI 0.1.
+pub const QVC_OUTCOME_SIZE_MIN: u32 = 116;
+
+const _: () = {
+    assert!(std::mem::size_of::<QvcConfig>() == QVC_CONFIG_SIZE_MIN as usize);
+    assert!(std::mem::size_of::<QvcOutcome>() == QVC_OUTCOME_SIZE_MIN as usize);
+};
+
+impl QvcOutcome {
+    /// An outcome as a caller prepares one: its size set, nothing else.
+    pub fn new() -> Self {
+        QvcOutcome {
+            size: std::mem::size_of::<QvcOutcome>() as u32,
+            ret: 0,
+            actions: 0,
+            schib: Schib::default(),
+            esw: Esw::default(),
+            sense: [0; 32],
+        }
+    }
+}
+
+impl Default for QvcOutcome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<Outcome> for QvcOutcome {
+    fn from(o: Outcome) -> Self {
+        QvcOutcome {
+            ret: o.ret,
+            actions: o.actions,
+            schib: o.schib,
+            esw: o.esw,
+            sense: o.sense,
+            ..QvcOutcome::new()
+        }
+    }
+}
 
 /// [`qvc_device_crw_interrupt`] stores at most this many reports per
 /// call, whatever capacity it is given; the eventfd fires again for the
@@ -287,13 +386,13 @@ pub extern "C" fn qvc_set_log_handler(log_fn: QvcLogFn, opaque: *mut c_void) -> 
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string; `config` is NULL or points
-/// to a `Config`; `handle_out` is NULL or writable; `err_buf` is NULL
+/// to a `QvcConfig` of at least its `size` bytes; `handle_out` is NULL or writable; `err_buf` is NULL
 /// or writable for `err_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn qvc_device_realize(
     fd: c_int,
     name: *const c_char,
-    config: *const Config,
+    config: *const QvcConfig,
     handle_out: *mut QvcHandle,
     err_buf: *mut c_char,
     err_len: usize,
@@ -346,16 +445,26 @@ pub unsafe extern "C" fn qvc_device_realize(
     })
 }
 
-/// Reads a C `QvcConfig` as bytes: a `bool` field holding anything but
-/// 0 or 1 would be undefined behaviour as a Rust `bool`.
+/// Reads a C `QvcConfig`: its size first, then its fields as bytes (a
+/// `bool` holding anything but 0 or 1 would be undefined behaviour as a
+/// Rust `bool`).
 ///
 /// # Safety
-/// `config` is non-null and valid for reads of a `QvcConfig`.
-unsafe fn read_config(config: *const Config) -> Result<Config, String> {
-    const SIZE: usize = std::mem::size_of::<Config>();
-    // SAFETY: by the caller's contract; a byte array has no invalid values.
+/// `config` is non-null and valid for reads of its `size` bytes, at
+/// least [`QVC_CONFIG_SIZE_MIN`].
+unsafe fn read_config(config: *const QvcConfig) -> Result<Config, String> {
+    // SAFETY: by the caller's contract the size field is readable.
+    let size = unsafe { input(config.cast::<u32>()) }.map_err(|_| "no config")?;
+    if size < QVC_CONFIG_SIZE_MIN {
+        return Err(format!(
+            "config size {size} is smaller than QvcConfig of ABI 0.1 ({QVC_CONFIG_SIZE_MIN} bytes)"
+        ));
+    }
+    const SIZE: usize = std::mem::size_of::<QvcConfig>();
+    // SAFETY: `size` >= SIZE bytes are readable by the caller's contract;
+    // a byte array has no invalid values.
     let bytes = unsafe { input(config.cast::<[u8; SIZE]>()) }.map_err(|_| "no config")?;
-    let force_orb_pfch = match bytes[std::mem::offset_of!(Config, force_orb_pfch)] {
+    let force_orb_pfch = match bytes[std::mem::offset_of!(QvcConfig, force_orb_pfch)] {
         0 => false,
         1 => true,
         other => {
@@ -413,24 +522,31 @@ pub unsafe extern "C" fn qvc_device_irq_fd(
     })
 }
 
-/// Checks `out`, reads the inputs, then runs `op` on the device and
-/// stores its outcome: a NULL argument is reported whatever the handle.
+/// Checks `out` and its size, reads the inputs, then runs `op` on the
+/// device and stores its outcome: a NULL argument is reported whatever
+/// the handle.
 ///
 /// # Safety
-/// `out` is NULL or writable for an `Outcome`; `inputs` reads only
-/// pointers valid by the caller's contract.
+/// `out` is NULL or readable and writable for its `size` bytes; `inputs`
+/// reads only pointers valid by the caller's contract.
 unsafe fn outcome_call<T>(
     handle: QvcHandle,
-    out: *mut Outcome,
+    out: *mut QvcOutcome,
     inputs: impl FnOnce() -> Result<T, QvcStatus>,
     op: impl FnOnce(&mut Device, T) -> Outcome,
 ) -> QvcStatus {
     boundary(|| {
         let out = output(out)?;
+        // SAFETY: checked non-null; its size field is readable by the
+        // caller's contract.
+        if unsafe { input(out.cast::<u32>().cast_const()) }? < QVC_OUTCOME_SIZE_MIN {
+            return Err(QvcStatus::InvalidArgument);
+        }
         let inputs = inputs()?;
         let outcome = with_device(handle, |device| op(device, inputs))?;
-        // SAFETY: checked non-null; writable by the caller's contract.
-        unsafe { store(out, outcome) };
+        // SAFETY: checked non-null and at least QVC_OUTCOME_SIZE_MIN (this
+        // structure's size) bytes, writable by the caller's contract.
+        unsafe { store(out, QvcOutcome::from(outcome)) };
         Ok(())
     })
 }
@@ -440,14 +556,15 @@ unsafe fn outcome_call<T>(
 /// `out->ret` is the IOInstEnding; then apply `out->actions`.
 ///
 /// # Safety
-/// `orb` and `current` are NULL or readable; `out` is NULL or writable.
+/// `orb` and `current` are NULL or readable; `out` is NULL or a
+/// `QvcOutcome` whose `size` the caller set, writable for that size.
 #[no_mangle]
 pub unsafe extern "C" fn qvc_device_start(
     handle: QvcHandle,
     orb: *const Orb,
     current: *const Schib,
     channel_prog: u32,
-    out: *mut Outcome,
+    out: *mut QvcOutcome,
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
@@ -464,13 +581,14 @@ pub unsafe extern "C" fn qvc_device_start(
 /// for css (-ENOSYS: no async region, emulate); then apply `out->actions`.
 ///
 /// # Safety
-/// `current` is NULL or readable; `out` is NULL or writable.
+/// `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+/// `size` the caller set, writable for that size.
 #[no_mangle]
 pub unsafe extern "C" fn qvc_device_halt(
     handle: QvcHandle,
     current: *const Schib,
     channel_prog: u32,
-    out: *mut Outcome,
+    out: *mut QvcOutcome,
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
@@ -487,13 +605,14 @@ pub unsafe extern "C" fn qvc_device_halt(
 /// for css (-ENOSYS: no async region, emulate); then apply `out->actions`.
 ///
 /// # Safety
-/// `current` is NULL or readable; `out` is NULL or writable.
+/// `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+/// `size` the caller set, writable for that size.
 #[no_mangle]
 pub unsafe extern "C" fn qvc_device_clear(
     handle: QvcHandle,
     current: *const Schib,
     channel_prog: u32,
-    out: *mut Outcome,
+    out: *mut QvcOutcome,
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
@@ -510,12 +629,13 @@ pub unsafe extern "C" fn qvc_device_clear(
 /// host. `out->ret` is the IOInstEnding; then apply `out->actions`.
 ///
 /// # Safety
-/// `current` is NULL or readable; `out` is NULL or writable.
+/// `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+/// `size` the caller set, writable for that size.
 #[no_mangle]
 pub unsafe extern "C" fn qvc_device_store(
     handle: QvcHandle,
     current: *const Schib,
-    out: *mut Outcome,
+    out: *mut QvcOutcome,
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {
@@ -532,12 +652,13 @@ pub unsafe extern "C" fn qvc_device_store(
 /// (none if the eventfd had not been signalled).
 ///
 /// # Safety
-/// `current` is NULL or readable; `out` is NULL or writable.
+/// `current` is NULL or readable; `out` is NULL or a `QvcOutcome` whose
+/// `size` the caller set, writable for that size.
 #[no_mangle]
 pub unsafe extern "C" fn qvc_device_io_interrupt(
     handle: QvcHandle,
     current: *const Schib,
-    out: *mut Outcome,
+    out: *mut QvcOutcome,
 ) -> QvcStatus {
     // SAFETY: the pointers are checked inside and valid by contract.
     unsafe {

@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::ptr::{null, null_mut};
 
 use qemu_vfio_ccw::css::{Orb, Schib};
-use qemu_vfio_ccw::device::{Config, Outcome};
+use qemu_vfio_ccw::device::Config;
 use qemu_vfio_ccw::ffi::*;
 
 fn realize_fd(fd: i32) -> (QvcStatus, String) {
@@ -103,7 +103,10 @@ fn realize_truncates_its_message_to_the_buffer() {
 fn every_operation_refuses_an_unknown_handle() {
     let schib = Schib::default();
     let orb = Orb::default();
-    let mut out = Outcome::ret(99);
+    let mut out = QvcOutcome {
+        ret: 99,
+        ..QvcOutcome::new()
+    };
     let mut fd = 0;
     let mut crws = [Default::default(); 4];
     let mut n = 0usize;
@@ -147,13 +150,23 @@ fn every_operation_refuses_an_unknown_handle() {
         assert_eq!(qvc_device_reset(handle), QvcStatus::InvalidHandle);
         assert_eq!(qvc_device_unrealize(handle), QvcStatus::InvalidHandle);
     }
-    assert_eq!(out, Outcome::ret(99), "outputs untouched on error");
+    assert_eq!(
+        out,
+        QvcOutcome {
+            ret: 99,
+            ..QvcOutcome::new()
+        },
+        "outputs untouched on error"
+    );
 }
 
 #[test]
 fn null_outputs_and_inputs_are_refused_before_the_handle_is_looked_up() {
     let schib = Schib::default();
-    let mut out = Outcome::ret(0);
+    let mut out = QvcOutcome {
+        ret: 0,
+        ..QvcOutcome::new()
+    };
     // SAFETY: NULL pointers are part of the contract.
     unsafe {
         assert_eq!(
@@ -214,28 +227,44 @@ fn default_config_leaves_force_orb_pfch_off() {
     assert!(!Config::default().force_orb_pfch);
 }
 
-#[test]
-fn realize_refuses_a_config_whose_bool_is_neither_0_nor_1_naming_the_device() {
-    // C may leave any byte in a `bool` (memset, a union): read as a Rust
-    // bool it would be undefined behaviour.
-    let config_byte: u8 = 0x7f;
+/// A QvcConfig of ABI 0.1 as C lays it out: its size, then the bool's
+/// byte (any byte C may leave there) and padding.
+fn config_bytes(size: u32, force_orb_pfch: u8) -> [u8; 8] {
+    let mut bytes = [0u8; 8];
+    bytes[..4].copy_from_slice(&size.to_ne_bytes());
+    bytes[4] = force_orb_pfch;
+    bytes
+}
+
+/// `qvc_device_realize` on fd -1 with `config`: its status and message.
+fn realize_with(config: &[u8; 8]) -> (QvcStatus, String, QvcHandle) {
     let mut handle: QvcHandle = 0;
     let mut err = [0 as c_char; 256];
-    // SAFETY: `config_byte` is readable for the 1-byte QvcConfig; the
-    // other pointers are valid locals.
+    // SAFETY: `config` is readable for the 8-byte QvcConfig it claims to
+    // be; the other pointers are valid locals.
     let status = unsafe {
         qvc_device_realize(
             -1,
             c"0.0.0313".as_ptr(),
-            (&raw const config_byte).cast::<Config>(),
+            config.as_ptr().cast::<QvcConfig>(),
             &raw mut handle,
             err.as_mut_ptr(),
             err.len(),
         )
     };
+    // SAFETY: the library NUL-terminates within the buffer, or left it zero.
+    let message = unsafe { CStr::from_ptr(err.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    (status, message, handle)
+}
+
+#[test]
+fn realize_refuses_a_config_whose_bool_is_neither_0_nor_1_naming_the_device() {
+    // C may leave any byte in a `bool` (memset, a union): read as a Rust
+    // bool it would be undefined behaviour.
+    let (status, message, handle) = realize_with(&config_bytes(8, 0x7f));
     assert_eq!(status, QvcStatus::InvalidArgument);
-    // SAFETY: the library NUL-terminates within the buffer.
-    let message = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy();
     assert_eq!(
         message,
         "vfio-ccw 0.0.0313: config force_orb_pfch holds 0x7f, not a bool (0 or 1)"
@@ -246,18 +275,17 @@ fn realize_refuses_a_config_whose_bool_is_neither_0_nor_1_naming_the_device() {
 #[test]
 fn realize_reads_a_config_bool_of_1_as_true() {
     // Past the config check, the fd is refused: the config was accepted.
-    let config_byte: u8 = 1;
-    let mut handle: QvcHandle = 0;
-    // SAFETY: as above.
-    let status = unsafe {
-        qvc_device_realize(
-            -1,
-            c"0.0.0313".as_ptr(),
-            (&raw const config_byte).cast::<Config>(),
-            &raw mut handle,
-            null_mut(),
-            0,
-        )
-    };
+    let (status, _, _) = realize_with(&config_bytes(8, 1));
     assert_eq!(status, QvcStatus::RealizeFailed);
+}
+
+#[test]
+fn realize_refuses_a_config_smaller_than_abi_0_1s_naming_its_size() {
+    let (status, message, handle) = realize_with(&config_bytes(4, 0));
+    assert_eq!(status, QvcStatus::InvalidArgument);
+    assert_eq!(
+        message,
+        "vfio-ccw 0.0.0313: config size 4 is smaller than QvcConfig of ABI 0.1 (8 bytes)"
+    );
+    assert_eq!(handle, 0);
 }

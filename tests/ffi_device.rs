@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use common::*;
 use nix::errno::Errno;
 use qemu_vfio_ccw::css::Schib;
-use qemu_vfio_ccw::device::{Config, Device, Outcome};
+use qemu_vfio_ccw::device::{Config, Device};
 use qemu_vfio_ccw::ffi::*;
 use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::SimConfig;
@@ -36,11 +36,21 @@ fn a_panic_below_the_abi_becomes_a_status() {
     .unwrap();
     let handle = register(device);
     let schib = Schib::default();
-    let mut out = Outcome::ret(42);
+    let mut out = QvcOutcome {
+        ret: 42,
+        ..QvcOutcome::new()
+    };
     // SAFETY: valid locals.
     let status = unsafe { qvc_device_store(handle, &raw const schib, &raw mut out) };
     assert_eq!(status, QvcStatus::Panic);
-    assert_eq!(out, Outcome::ret(42), "no output after a panic");
+    assert_eq!(
+        out,
+        QvcOutcome {
+            ret: 42,
+            ..QvcOutcome::new()
+        },
+        "no output after a panic"
+    );
     assert_eq!(
         qvc_device_unrealize(handle),
         QvcStatus::Ok,
@@ -105,7 +115,10 @@ fn library_messages_reach_the_log_handler_naming_the_device() {
     let mut orb = orb(CPA);
     orb.ctrl0 &= !qemu_vfio_ccw::css::ORB_CTRL0_MASK_PFCH;
     let schib = started_schib();
-    let mut out = Outcome::ret(0);
+    let mut out = QvcOutcome {
+        ret: 0,
+        ..QvcOutcome::new()
+    };
     for _ in 0..2 {
         // SAFETY: valid locals.
         let status = unsafe {

@@ -10,7 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use common::*;
-use qemu_vfio_ccw::device::{Config, Device, Outcome, ACTION_INJECT_IO_INTERRUPT};
+use qemu_vfio_ccw::device::{Config, Device, ACTION_INJECT_IO_INTERRUPT};
 use qemu_vfio_ccw::ffi::*;
 use vfio_ccw_sim::SimConfig;
 
@@ -55,7 +55,10 @@ fn ten_thousand_device_lifetimes_leave_descriptors_and_heap_flat() {
             baseline = (open_fds(), LIVE.load(Ordering::Relaxed));
         }
         let handle = register(Device::realize(guest.fd(), "0.0.0313", Config::default()).unwrap());
-        let mut out = Outcome::ret(-1);
+        let mut out = QvcOutcome {
+            ret: -1,
+            ..QvcOutcome::new()
+        };
         // SAFETY: valid locals.
         let status = unsafe {
             qvc_device_start(handle, &raw const orb, &raw const schib, CPA, &raw mut out)

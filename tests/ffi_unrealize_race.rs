@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::*;
 use nix::errno::Errno;
 use qemu_vfio_ccw::css::Schib;
-use qemu_vfio_ccw::device::{Config, Device, Outcome};
+use qemu_vfio_ccw::device::{Config, Device};
 use qemu_vfio_ccw::ffi::*;
 use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::SimConfig;
@@ -49,7 +49,10 @@ impl Hook for Watch {
 
 fn store(handle: QvcHandle) -> QvcStatus {
     let schib = Schib::default();
-    let mut out = Outcome::ret(0);
+    let mut out = QvcOutcome {
+        ret: 0,
+        ..QvcOutcome::new()
+    };
     // SAFETY: valid locals.
     unsafe { qvc_device_store(handle, &raw const schib, &raw mut out) }
 }

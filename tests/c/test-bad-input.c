@@ -81,11 +81,28 @@ int main(void)
         QvcHandle h = 0;
 
         memset(&bad, 0x7f, sizeof(bad));
+        bad.size = sizeof(bad);
         CHECK(qvc_device_realize(-1, "0.0.0313", &bad, &h, err, sizeof(err)) ==
               QVC_STATUS_INVALID_ARGUMENT);
         CHECK(strcmp(err, "vfio-ccw 0.0.0313: config force_orb_pfch holds "
                      "0x7f, not a bool (0 or 1)") == 0);
         CHECK(h == 0);
+    }
+
+    /* The ABI version is the header's; sizes below ABI 0.1's are refused. */
+    CHECK(qvc_abi_version() == (QVC_ABI_MAJOR << 16 | QVC_ABI_MINOR));
+    {
+        QvcConfig small = { .size = QVC_CONFIG_SIZE_MIN - 4 };
+        QvcOutcome tiny = { .size = 0 };
+        QvcSchib cur;
+        QvcHandle h = 0;
+
+        memset(&cur, 0, sizeof(cur));
+        CHECK(qvc_device_realize(-1, "0.0.0313", &small, &h, err, sizeof(err)) ==
+              QVC_STATUS_INVALID_ARGUMENT);
+        CHECK(strstr(err, "config size 4 is smaller than QvcConfig") != NULL);
+        CHECK(qvc_device_store(1, &cur, &tiny) == QVC_STATUS_INVALID_ARGUMENT);
+        CHECK(tiny.size == 0);
     }
 
     /* Status texts, known and unknown. */

@@ -43,9 +43,8 @@ static QvcSchib schib_with(uint16_t ctrl)
 /* Waits for the I/O interrupt and returns its outcome. */
 static QvcOutcome interrupt(QvcHandle h, int io_fd, const QvcSchib *cur)
 {
-    QvcOutcome out;
+    QvcOutcome out = { .size = sizeof(out) };
 
-    memset(&out, 0, sizeof(out));
     CHECK(wait_readable(io_fd));
     CHECK(qvc_device_io_interrupt(h, cur, &out) == QVC_STATUS_OK);
     CHECK(out.actions & QVC_ACTION_INJECT_IO_INTERRUPT);
@@ -56,9 +55,9 @@ static QvcOutcome interrupt(QvcHandle h, int io_fd, const QvcSchib *cur)
 int main(void)
 {
     SimDevice sim;
-    QvcConfig config = { .force_orb_pfch = false };
+    QvcConfig config = { .size = sizeof(config), .force_orb_pfch = false };
     QvcHandle h = 0;
-    QvcOutcome out;
+    QvcOutcome out = { .size = sizeof(out) };
     QvcOrb orb = { .intparm = 0x12345678, .ctrl0 = 0x0080 | 0x0040,
                    .lpm = 0xff, .cpa = CPA };
     QvcSchib start = schib_with(0x4000 | 0x0400);

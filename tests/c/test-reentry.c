@@ -22,7 +22,7 @@ static QvcStatus from_handler[2];
 
 static void call_back(void *opaque, QvcLogLevel level, const char *msg)
 {
-    QvcOutcome out;
+    QvcOutcome out = { .size = sizeof(out) };
     QvcSchib schib;
 
     (void)opaque;
@@ -39,10 +39,10 @@ int main(void)
 {
     SimDevice sim;
     /* force-orb-pfch makes the library warn on an ORB without it. */
-    QvcConfig config = { .force_orb_pfch = true };
+    QvcConfig config = { .size = sizeof(config), .force_orb_pfch = true };
     QvcOrb orb = { .ctrl0 = 0x0080, .lpm = 0xff, .cpa = CPA };
     QvcSchib start;
-    QvcOutcome out;
+    QvcOutcome out = { .size = sizeof(out) };
     int io_fd = -1;
 
     if (sim_open(&sim) < 0) {
