@@ -16,15 +16,10 @@ fn main() {
     // can be installed or moved and found through the runtime search path,
     // and a library whose ABI broke (a new major version) is never taken
     // for the one QEMU was built against.
-    // Only with the C ABI: cargo hands cdylib link arguments on to the
-    // cdylibs of dependents, and the interposer (which links us without
-    // it) preloaded under this name would stand in for the real library.
-    if std::env::var_os("CARGO_FEATURE_C_ABI").is_some() {
-        println!(
-            "cargo:rustc-cdylib-link-arg=-Wl,-soname,libqemu_vfio_ccw.so.{}",
-            std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets CARGO_PKG_VERSION_MAJOR")
-        );
-    }
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libqemu_vfio_ccw.so.{}",
+        std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets CARGO_PKG_VERSION_MAJOR")
+    );
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");

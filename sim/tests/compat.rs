@@ -4,8 +4,8 @@
 
 mod common;
 use common::*;
-use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::{Compat, SimConfig};
+use vfio_ccw_uapi::device_fd::DeviceFd;
 
 fn qemu_c() -> Rig {
     rig_with(SimConfig {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::{FsmState, Latency, SimConfig};
+use vfio_ccw_uapi::device_fd::DeviceFd;
 
 /// Long enough that every check made right after an instruction happens
 /// before the channel ends its function, even on a loaded machine.

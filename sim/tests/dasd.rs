@@ -41,7 +41,7 @@ fn run(fd: &SimDeviceFdRef<'_>, cpa: u32) -> (u8, u8, u32, u8, u8, u16) {
     scsw(&irb(fd.0))
 }
 
-struct SimDeviceFdRef<'a>(&'a dyn qemu_vfio_ccw::kernel::DeviceFd);
+struct SimDeviceFdRef<'a>(&'a dyn vfio_ccw_uapi::device_fd::DeviceFd);
 
 #[test]
 fn an_ipl_volume_boots_the_way_the_firmware_reads_it() {

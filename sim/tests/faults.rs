@@ -4,8 +4,8 @@
 mod common;
 use common::*;
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::{CapsCorruption, FaultAction, FaultScript, FsmState, OpKind, SimConfig, Stats};
+use vfio_ccw_uapi::device_fd::DeviceFd;
 
 fn with(script: &str) -> Rig {
     rig_with(SimConfig {

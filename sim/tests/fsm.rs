@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::ccw_device::{CcwDevice, Response, Transfer};
 use vfio_ccw_sim::{FaultScript, FsmState, Kernel, SimConfig};
+use vfio_ccw_uapi::device_fd::DeviceFd;
 
 fn stalled(r: &Rig) {
     r.kernel

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 
 use common::*;
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
+use vfio_ccw_uapi::device_fd::DeviceFd;
 
 const NONE_TRIGGER: u32 = 0x21;
 const BOOL_TRIGGER: u32 = 0x22;

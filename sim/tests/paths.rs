@@ -5,9 +5,9 @@
 mod common;
 use common::*;
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::subchannel::{Description, Paths};
 use vfio_ccw_sim::SimConfig;
+use vfio_ccw_uapi::device_fd::DeviceFd;
 
 fn schib(fd: &dyn DeviceFd) -> [u8; 52] {
     let mut b = [0u8; 52];

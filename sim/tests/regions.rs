@@ -5,9 +5,9 @@
 mod common;
 use common::*;
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
-use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
 use vfio_ccw_sim::{KernelProfile, SimConfig};
+use vfio_ccw_uapi::device_fd::DeviceFd;
+use vfio_ccw_uapi::layout::{vfio_device_info, vfio_irq_info};
 
 fn device_info(fd: &dyn DeviceFd, argsz: u32) -> Result<vfio_device_info, Errno> {
     let mut info = vfio_device_info {

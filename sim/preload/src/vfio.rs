@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
-use qemu_vfio_ccw::uapi::{self, vfio_device_info, vfio_irq_info};
 use vfio_ccw_sim::{IommuModel, SimDeviceFd};
+use vfio_ccw_uapi::device_fd::DeviceFd;
+use vfio_ccw_uapi::layout::{self as uapi, vfio_device_info, vfio_irq_info};
 
 use crate::host::{host, Host};
 use crate::iommufd::{self, Binding, SharedIctx};

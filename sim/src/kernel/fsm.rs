@@ -4,7 +4,7 @@
 //! and the host's removal request.
 
 use nix::errno::Errno;
-use qemu_vfio_ccw::uapi;
+use vfio_ccw_uapi::layout as uapi;
 
 use super::irqs::Irq;
 use super::{

@@ -3,8 +3,8 @@
 //! SET_IRQS, RESET.
 
 use nix::errno::Errno;
-use qemu_vfio_ccw::uapi::{
-    self, vfio_device_info, vfio_irq_info, VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_RESET,
+use vfio_ccw_uapi::layout::{
+    self as uapi, vfio_device_info, vfio_irq_info, VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_RESET,
     VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_BOOL,
     VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_REGION_INFO_CAP_TYPE,
     VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_TYPE_CCW,

@@ -29,8 +29,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use qemu_vfio_ccw::kernel::DeviceFd;
-use qemu_vfio_ccw::uapi::{vfio_device_info, vfio_irq_info};
+use vfio_ccw_uapi::device_fd::DeviceFd;
+use vfio_ccw_uapi::layout::{vfio_device_info, vfio_irq_info};
 
 use crate::ccw_device::CcwDevice;
 use crate::config::{Compat, KernelProfile, SimConfig};

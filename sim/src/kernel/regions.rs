@@ -4,7 +4,9 @@
 //! command region, the SCHIB and CRW images.
 
 use nix::errno::Errno;
-use qemu_vfio_ccw::uapi::{self, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE};
+use vfio_ccw_uapi::layout::{
+    self as uapi, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+};
 
 use super::irqs::Irq;
 use super::{

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use qemu_vfio_ccw::kernel::DeviceFd;
 use vfio_ccw_sim::ccw_device::{dstat, CcwDevice, Response, Transfer};
 use vfio_ccw_sim::{Kernel, SimConfig, SimDeviceFd, DMA_READ, DMA_WRITE};
+use vfio_ccw_uapi::device_fd::DeviceFd;
 
 pub const CE_DE: u8 = dstat::CHANNEL_END | dstat::DEVICE_END;
 pub const GUEST_SIZE: usize = 1 << 20;

@@ -5,7 +5,8 @@
 //! The region structs describe the *layout* the kernel exposes at each
 //! region's file offset. Their contents are s390 architecture byte order
 //! (big-endian) on every host: multi-byte fields, `ret_code`, `command` and
-//! `crw` included. Encoding and decoding happen in [`crate::css`] only.
+//! `crw` included. Encoding and decoding happen in `qemu-vfio-ccw`'s
+//! `css` module only.
 
 #![allow(non_camel_case_types)]
 
