@@ -23,7 +23,7 @@ pub const HEADS_3390: u32 = 15;
 /// Hercules' track size for a 3390: the device's 56664 bytes plus its
 /// own headers, rounded up to 512.
 pub const TRACK_SIZE_3390: u32 = 56832;
-const END_OF_TRACK: [u8; 8] = [0xff; 8];
+pub const END_OF_TRACK: [u8; 8] = [0xff; 8];
 /// The largest record a 3390 track holds after R0 (no key).
 pub const MAX_RECORD_3390: u32 = 56664;
 /// The smallest image track that holds any 3390 track: the track header,
@@ -76,7 +76,8 @@ impl Count {
         ]
     }
 
-    fn from_bytes(b: &[u8]) -> Count {
+    /// The count in its 8 bytes, CC HH R KL DL (`b` holds at least 8).
+    pub fn from_bytes(b: &[u8]) -> Count {
         Count {
             cyl: u16::from_be_bytes([b[0], b[1]]),
             head: u16::from_be_bytes([b[2], b[3]]),

@@ -21,14 +21,26 @@
 //! tracks; Locate Record seeks and searches within it and opens a domain
 //! of records that the following reads or writes work through, going on
 //! from track to track (R0 is not part of a domain) as a 3990 does.
+//!
+//! Formatting is what Linux's dasd_eckd_build_format sends for `dasdfmt`:
+//! a format-write domain (Locate Record operation 3) oriented to R0's
+//! count, in which each Write Count, Key and Data (0x1D) writes the next
+//! record after the last one and erases the rest of the track, and its
+//! next-track form (0x9D) moves to the next track of the extent first;
+//! or, to write R0 too, a domain oriented to the home address that
+//! starts each track with Write Record Zero (0x15). The count field
+//! alone is transferred (a CCW count of 8): the control unit writes
+//! zeros for the key and data it does not get. Write Home Address is not
+//! modelled: dasd_eckd.c refuses that format intensity ("currently not
+//! supported") and sends none.
 
 use std::path::Path;
 
 use crate::ccw_device::{dstat, CcwDevice, Response, Transfer};
-use crate::ckd::{records, CkdError, CkdImage, Record};
+use crate::ckd::{records, CkdError, CkdImage, Count, Record, END_OF_TRACK};
 use crate::eckd::{
-    self, Extent, Locate, Operation, PathGroup, Refusal, PGID_LEN, PRSSD_LEN, RCD_LEN, RDC_LEN,
-    SSC_LEN,
+    self, Extent, Locate, Operation, Orientation, PathGroup, Refusal, PGID_LEN, PRSSD_LEN, RCD_LEN,
+    RDC_LEN, SSC_LEN,
 };
 
 pub const CMD_WRITE_DATA: u8 = 0x05;
@@ -61,12 +73,19 @@ pub const CMD_RDC: u8 = 0x64;
 pub const CMD_SET_PGID: u8 = 0xaf;
 pub const CMD_RCD: u8 = 0xfa;
 /// The multitrack bit of the read and search command codes.
+pub const CMD_WRITE_R0: u8 = 0x15;
+pub const CMD_WRITE_CKD: u8 = 0x1d;
+/// Write Count, Key and Data Next Track.
+pub const CMD_WRITE_CKD_NEXT_TRACK: u8 = 0x9d;
 pub const CMD_MULTITRACK: u8 = 0x80;
 
 /// Every command the device executes, so that one offered without data (a
 /// CCW count of zero) is told apart from one it does not know.
-const COMMANDS: [u8; 29] = [
+const COMMANDS: [u8; 32] = [
     CMD_WRITE_DATA,
+    CMD_WRITE_R0,
+    CMD_WRITE_CKD,
+    CMD_WRITE_CKD_NEXT_TRACK,
     CMD_READ_IPL,
     CMD_NOP,
     CMD_SENSE,
@@ -124,6 +143,13 @@ pub struct Dasd3390 {
     at_index: bool,
     /// The record the previous command (a search) matched.
     found: Option<usize>,
+    /// Where on this track the next formatting write goes: how many of
+    /// its records (counted from R0) it keeps. Set by a format-write
+    /// Locate Record and by each formatting write; None elsewhere.
+    format_at: Option<usize>,
+    /// The last formatting write was a Write Record Zero that began this
+    /// track, so a Write CKD Next Track that follows stays on it.
+    track_begun_by_r0: bool,
     sense: [u8; 32],
     /// The Define Extent of the running channel program.
     extent: Option<Extent>,
@@ -167,6 +193,8 @@ impl Dasd3390 {
             index_passes: 0,
             at_index: true,
             found: None,
+            format_at: None,
+            track_begun_by_r0: false,
             sense: [0; 32],
             extent: None,
             domain: None,
@@ -216,6 +244,7 @@ impl Dasd3390 {
         self.next = 0;
         self.index_passes = 0;
         self.at_index = true;
+        self.format_at = None;
         Ok(())
     }
 
@@ -352,15 +381,37 @@ impl Dasd3390 {
         if let Err(check) = self.seek(cyl, head) {
             return check;
         }
+        if locate.orientation == Orientation::HomeAddress {
+            // The home address holds the track's CCHH, which the search
+            // argument must name; the track is formatted from R0 on.
+            let [c0, c1] = cyl.to_be_bytes();
+            let [h0, h1] = head.to_be_bytes();
+            if locate.search[..4] != [c0, c1, h0, h1] {
+                return self.check(0, SENSE1_NO_RECORD_FOUND);
+            }
+            self.at_index = false;
+            self.format_at = Some(0);
+            return self.open_domain(locate);
+        }
         loop {
             let Some(i) = self.pass_count() else {
                 return self.check(0, SENSE1_NO_RECORD_FOUND);
             };
             if self.records[i].count.id() == locate.search {
-                self.found = Some(i);
+                // A format write keeps the located record and writes
+                // after it; the other operations act on it.
+                if locate.operation == Operation::Format {
+                    self.format_at = Some(i + 1);
+                } else {
+                    self.found = Some(i);
+                }
                 break;
             }
         }
+        self.open_domain(locate)
+    }
+
+    fn open_domain(&mut self, locate: Locate) -> Response {
         self.domain = Some(Domain {
             operation: locate.operation,
             remaining: locate.count,
@@ -369,6 +420,105 @@ impl Dasd3390 {
             dstat: END,
             len: eckd::LOCATE_RECORD_LEN,
         }
+    }
+
+    /// The next track of a format write's extent, from its start: how
+    /// many records a formatting write there keeps (its R0, if it has
+    /// one).
+    fn format_next_track(&mut self) -> Result<usize, Response> {
+        let track = self.track_number() + 1;
+        let heads = self.image.heads;
+        self.seek_within_extent((track / heads) as u16, (track % heads) as u16)?;
+        self.at_index = false;
+        Ok(usize::from(
+            self.records.first().is_some_and(|r| r.count.record == 0),
+        ))
+    }
+
+    /// Write Record Zero, Write Count, Key and Data and its next-track
+    /// form: where the record goes, then the record written there.
+    fn format_write(&mut self, cmd: u8, found: Option<usize>, arg: &[u8]) -> Response {
+        if arg.len() < 8 {
+            return self.reject(SENSE7_COUNT_TOO_SHORT);
+        }
+        let permitted = self.extent.is_none_or(|extent| {
+            if cmd == CMD_WRITE_R0 {
+                extent.formats_r0
+            } else {
+                extent.formats
+            }
+        });
+        if !permitted {
+            return self.check(0, SENSE1_FILE_PROTECTED);
+        }
+        let in_domain = match self.domain_turn(Operation::Format) {
+            Ok(in_domain) => in_domain,
+            Err(check) => return check,
+        };
+        let begun_by_r0 = std::mem::replace(&mut self.track_begun_by_r0, cmd == CMD_WRITE_R0);
+        let at = match (cmd, in_domain) {
+            // dasd_eckd.c's Write Record Zero, then Write CKD Next Track
+            // for R1, is one move to the next track, not two.
+            (CMD_WRITE_CKD_NEXT_TRACK, true) if begun_by_r0 => self
+                .format_at
+                .ok_or_else(|| self.reject(SENSE7_INVALID_SEQUENCE)),
+            (CMD_WRITE_CKD_NEXT_TRACK, true) => self.format_next_track(),
+            // R0 starts a track: one already formatted in this domain
+            // is done, so R0 goes on the next (dasd_eckd.c chains Write
+            // Record Zero straight after the last record of the track
+            // before).
+            (CMD_WRITE_R0, true) => match self.format_at {
+                Some(0) => Ok(0),
+                Some(_) => self.format_next_track().map(|_| 0),
+                None => Err(self.reject(SENSE7_INVALID_SEQUENCE)),
+            },
+            // Outside a domain Write CKD follows a matching Search ID
+            // Equal or another Write CKD, as on a 3990.
+            (CMD_WRITE_CKD, _) => match found.map(|i| i + 1).or(self.format_at) {
+                Some(at) => Ok(at),
+                None => Err(self.reject(SENSE7_INVALID_SEQUENCE)),
+            },
+            _ => Err(self.reject(SENSE7_INVALID_SEQUENCE)),
+        };
+        match at {
+            Ok(at) => self.write_formatted(at, arg),
+            Err(check) => check,
+        }
+    }
+
+    /// Writes a record, count, key and data, after the first `at`
+    /// records of the track and erases the rest of the track. What the
+    /// CCW does not transfer of the key and data is written as zeros.
+    fn write_formatted(&mut self, at: usize, arg: &[u8]) -> Response {
+        let count = Count::from_bytes(&arg[..8]);
+        let len = 8 + usize::from(count.key_len) + usize::from(count.data_len);
+        let start = at
+            .checked_sub(1)
+            .map_or(5, |last| self.records[last].data_range().end);
+        let end = start + len;
+        if end + END_OF_TRACK.len() > self.track.len() {
+            return self.check(0, SENSE1_INVALID_TRACK_FORMAT);
+        }
+        let before = self.track[start..end + END_OF_TRACK.len()].to_vec();
+        let given = arg.len().min(len);
+        self.track[start..start + given].copy_from_slice(&arg[..given]);
+        self.track[start + given..end].fill(0);
+        self.track[end..end + END_OF_TRACK.len()].copy_from_slice(&END_OF_TRACK);
+        if let Err(e) = self.image.write_track(self.cyl, self.head, &self.track) {
+            log::error!("3390: {e}");
+            self.track[start..end + END_OF_TRACK.len()].copy_from_slice(&before);
+            return self.check(SENSE0_EQUIPMENT_CHECK, 0);
+        }
+        self.records.truncate(at);
+        self.records.push(Record {
+            count,
+            offset: start,
+        });
+        self.format_at = Some(at + 1);
+        self.next = at + 1;
+        self.index_passes = 0;
+        self.at_index = false;
+        Response { dstat: END, len }
     }
 
     fn perform_subsystem_function(&mut self, arg: &[u8]) -> Response {
@@ -616,6 +766,14 @@ impl CcwDevice for Dasd3390 {
                     len: home_address.len(),
                 }
             }
+            (CMD_WRITE_R0 | CMD_WRITE_CKD | CMD_WRITE_CKD_NEXT_TRACK, Transfer::Write(_))
+                if !self.image.writable() =>
+            {
+                self.check(SENSE0_COMMAND_REJECT, SENSE1_WRITE_INHIBITED)
+            }
+            (CMD_WRITE_R0 | CMD_WRITE_CKD | CMD_WRITE_CKD_NEXT_TRACK, Transfer::Write(arg)) => {
+                self.format_write(cmd, found, arg)
+            }
             // Linux's dasd_3990_erp.c reports write inhibited as a
             // command reject with this bit, and fails the request.
             (
@@ -684,6 +842,8 @@ impl CcwDevice for Dasd3390 {
 
     fn reset(&mut self) {
         self.found = None;
+        self.format_at = None;
+        self.track_begun_by_r0 = false;
         self.next = 0;
         self.index_passes = 0;
         self.at_index = true;
@@ -696,5 +856,7 @@ impl CcwDevice for Dasd3390 {
     fn begin_program(&mut self) {
         self.extent = None;
         self.domain = None;
+        self.format_at = None;
+        self.track_begun_by_r0 = false;
     }
 }

@@ -229,7 +229,12 @@ pub enum Refusal {
 
 /// The Define Extent mask's write control (bits 0-1): 01 inhibits all
 /// writes; the other values permit at least the update writes Linux uses.
+/// 00 (inhibit writing the home address and R0) and 11 (permit all
+/// writes) also permit formatting the records after R0, with Write Count,
+/// Key and Data; only 11 permits Write Record Zero.
 const WRITE_INHIBIT_ALL: u8 = 0x01;
+const WRITE_UPDATES_ONLY: u8 = 0x02;
+const WRITE_ALL: u8 = 0x03;
 /// Define Extent global attributes extended: an extended parameter (the
 /// time stamp) follows, making the parameters 32 bytes.
 const GA_EXTENDED_PARAMETER: u8 = 0x02;
@@ -244,6 +249,10 @@ pub struct Extent {
     pub first: u32,
     pub last: u32,
     pub writes: bool,
+    /// Write Count, Key and Data may format records after R0.
+    pub formats: bool,
+    /// Write Record Zero may format a track from its R0 on.
+    pub formats_r0: bool,
 }
 
 impl Extent {
@@ -273,10 +282,13 @@ impl Extent {
         if first > last {
             return Err(invalid);
         }
+        let write_control = arg[0] >> 6;
         let extent = Extent {
             first,
             last,
-            writes: arg[0] >> 6 != WRITE_INHIBIT_ALL,
+            writes: write_control != WRITE_INHIBIT_ALL,
+            formats: write_control != WRITE_INHIBIT_ALL && write_control != WRITE_UPDATES_ONLY,
+            formats_r0: write_control == WRITE_ALL,
         };
         Ok((extent, len))
     }
@@ -293,6 +305,18 @@ pub enum Operation {
     Read,
     /// Write Data (0x01): the domain's records are updated in place.
     Write,
+    /// Format Write (0x03): the domain's records are written anew, count,
+    /// key and data, each track from the located record on erased.
+    Format,
+}
+
+/// Where a Locate Record leaves the head: just past the count field of
+/// the record its search argument names, or (for a format write that
+/// starts with Write Record Zero) just past the home address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orientation {
+    Count,
+    HomeAddress,
 }
 
 pub const LOCATE_RECORD_LEN: usize = 16;
@@ -301,6 +325,7 @@ pub const LOCATE_RECORD_LEN: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Locate {
     pub operation: Operation,
+    pub orientation: Orientation,
     /// Records in the domain.
     pub count: u8,
     /// The track to seek, as cylinder * heads + head.
@@ -310,21 +335,29 @@ pub struct Locate {
 }
 
 impl Locate {
-    /// Parses a Locate Record's parameters. Only orientation to the count
-    /// area is modelled (the one Linux uses for reading and writing
-    /// blocks); its sector number is not, as the device does not rotate.
+    /// Parses a Locate Record's parameters. Orientation to the count area
+    /// is modelled (the one Linux uses for reading and writing blocks and
+    /// for formatting with Write Count, Key and Data), and to the home
+    /// address for a format write only (dasd_eckd.c's locate_record for
+    /// Write Record Zero); the sector number is not, as the device does
+    /// not rotate.
     pub fn parse(arg: &[u8], extent: &Extent, heads: u32) -> Result<Locate, Refusal> {
         if arg.len() < LOCATE_RECORD_LEN {
             return Err(Refusal::Reject(crate::sense::SENSE7_COUNT_TOO_SHORT));
         }
         let invalid = Refusal::Reject(crate::sense::SENSE7_INVALID_ARGUMENT);
-        let orientation = arg[0] >> 6;
         let operation = match arg[0] & 0x3f {
             0x06 | 0x16 => Operation::Read,
             0x01 => Operation::Write,
+            0x03 => Operation::Format,
             _ => return Err(invalid),
         };
-        if orientation != 0 || arg[3] == 0 {
+        let orientation = match (arg[0] >> 6, operation) {
+            (0, _) => Orientation::Count,
+            (1, Operation::Format) => Orientation::HomeAddress,
+            _ => return Err(invalid),
+        };
+        if arg[3] == 0 {
             return Err(invalid);
         }
         let (cyl, head) = cchh(&arg[4..8]);
@@ -339,6 +372,7 @@ impl Locate {
         search.copy_from_slice(&arg[8..13]);
         Ok(Locate {
             operation,
+            orientation,
             count: arg[3],
             track,
             search,

@@ -7,6 +7,9 @@ pub const SENSE0_COMMAND_REJECT: u8 = 0x80;
 pub const SENSE0_EQUIPMENT_CHECK: u8 = 0x10;
 /// Sense byte 1 bits.
 pub const SENSE1_END_OF_CYLINDER: u8 = 0x20;
+/// A record written past the end of the track: a format write that the
+/// track cannot hold.
+pub const SENSE1_INVALID_TRACK_FORMAT: u8 = 0x40;
 pub const SENSE1_NO_RECORD_FOUND: u8 = 0x08;
 /// A Locate Record or a record outside the Define Extent's tracks, or a
 /// write its mask inhibits (dasd_3990_erp.c fails the request).

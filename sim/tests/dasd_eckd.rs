@@ -965,3 +965,342 @@ fn the_channel_starts_each_program_without_an_extent() {
         (SENSE0_COMMAND_REJECT, SENSE7_INVALID_SEQUENCE)
     );
 }
+
+// Formatting, as Linux's dasd_eckd_build_format has the device do it for
+// dasdfmt: Define Extent, a format-write Locate Record, and one Write
+// Count, Key and Data per record, of which only the count is sent.
+
+/// Define Extent write control 00: every write but the home address and
+/// R0 (what define_extent sets for Write CKD); 11: every write (for
+/// Write Record Zero).
+const FORMATS: u8 = 0x0;
+const FORMATS_R0: u8 = 0x3;
+/// Locate Record format write, oriented to the count (Write CKD) or to
+/// the home address (Write Record Zero).
+const LR_FORMAT: u8 = 0x03;
+const LR_FORMAT_FROM_HA: u8 = 0x43;
+
+fn count(cyl: u16, head: u16, record: u8, key_len: u8, data_len: u16) -> [u8; 8] {
+    let [c0, c1] = cyl.to_be_bytes();
+    let [h0, h1] = head.to_be_bytes();
+    let [d0, d1] = data_len.to_be_bytes();
+    [c0, c1, h0, h1, record, key_len, d0, d1]
+}
+
+fn counts_at(image: &mut CkdImage, cyl: u16, head: u16) -> Vec<(u8, u8, u16)> {
+    let track = image.read_track(cyl, head).unwrap();
+    records(&track)
+        .unwrap()
+        .iter()
+        .map(|r| (r.count.record, r.count.key_len, r.count.data_len))
+        .collect()
+}
+
+#[test]
+fn write_ckd_in_a_format_domain_writes_the_record_after_r0() {
+    let vol = Volume::unformatted("fmt-one");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_FORMAT, 1, 0, 2, 0),
+    );
+    assert_eq!(
+        write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 4096)),
+        (CE_DE, 8 + 4096)
+    );
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 2), vec![(0, 0, 8), (1, 0, 4096)]);
+}
+
+#[test]
+fn write_ckd_writes_zeros_for_the_key_and_data_it_is_not_sent() {
+    let vol = Volume::cdl("fmt-zeros");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_FORMAT, 1, 0, 2, 0),
+    );
+    write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 4, 16));
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    let track = image.read_track(0, 2).unwrap();
+    let r1 = records(&track).unwrap()[1];
+    assert_eq!(
+        &track[r1.key_range().start..r1.data_range().end],
+        &[0u8; 20]
+    );
+}
+
+#[test]
+fn a_format_write_erases_the_rest_of_the_track() {
+    // dasdfmt's invalidation: R1 with no data ends the track's records.
+    let vol = Volume::cdl("fmt-erase");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_FORMAT, 1, 0, 2, 0),
+    );
+    write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 0));
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 2), vec![(0, 0, 8), (1, 0, 0)]);
+}
+
+#[test]
+fn each_write_ckd_goes_after_the_one_before() {
+    let vol = Volume::unformatted("fmt-chain");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 0), (0, 0)),
+        lr(LR_FORMAT, 3, 0, 0, 0),
+    );
+    for (r, (kl, dl)) in [(4, 24), (4, 144), (4, 80)].into_iter().enumerate() {
+        assert_eq!(
+            write(&mut d, CMD_WRITE_CKD, &count(0, 0, r as u8 + 1, kl, dl)).0,
+            CE_DE
+        );
+    }
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(
+        counts_at(&mut image, 0, 0),
+        vec![(0, 0, 8), (1, 4, 24), (2, 4, 144), (3, 4, 80)]
+    );
+}
+
+#[test]
+fn write_ckd_next_track_formats_the_next_track_of_the_extent_after_its_r0() {
+    let vol = Volume::unformatted("fmt-next");
+    let mut d = vol.open();
+    // Across the cylinder boundary: head 14 of cylinder 0, then cylinder 1.
+    locate(
+        &mut d,
+        de(FORMATS, (0, 14), (1, 0)),
+        lr(LR_FORMAT, 2, 0, 14, 0),
+    );
+    write(&mut d, CMD_WRITE_CKD, &count(0, 14, 1, 0, 4096));
+    assert_eq!(
+        write(&mut d, CMD_WRITE_CKD_NEXT_TRACK, &count(1, 0, 1, 0, 4096)).0,
+        CE_DE
+    );
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 14), vec![(0, 0, 8), (1, 0, 4096)]);
+    assert_eq!(counts_at(&mut image, 1, 0), vec![(0, 0, 8), (1, 0, 4096)]);
+}
+
+#[test]
+fn write_ckd_next_track_past_the_extent_is_file_protected() {
+    let vol = Volume::unformatted("fmt-next-out");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_FORMAT, 2, 0, 2, 0),
+    );
+    write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 4096));
+    assert_eq!(
+        write(&mut d, CMD_WRITE_CKD_NEXT_TRACK, &count(0, 3, 1, 0, 4096)).0,
+        UC
+    );
+    assert_eq!(sense_0_1_7(&d).1, SENSE1_FILE_PROTECTED);
+}
+
+#[test]
+fn write_ckd_past_the_domain_is_an_invalid_sequence() {
+    let vol = Volume::unformatted("fmt-domain");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_FORMAT, 1, 0, 2, 0),
+    );
+    write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 4096));
+    assert_eq!(write(&mut d, CMD_WRITE_CKD, &count(0, 2, 2, 0, 4096)).0, UC);
+    assert_eq!(sense_0_1_7(&d).2, SENSE7_INVALID_SEQUENCE);
+}
+
+#[test]
+fn write_ckd_without_orientation_is_an_invalid_sequence() {
+    let vol = Volume::unformatted("fmt-unoriented");
+    let mut d = vol.open();
+    d.begin_program();
+    assert_eq!(write(&mut d, CMD_WRITE_CKD, &count(0, 0, 1, 0, 4096)).0, UC);
+    assert_eq!(
+        sense_0_1_7(&d),
+        (SENSE0_COMMAND_REJECT, 0, SENSE7_INVALID_SEQUENCE)
+    );
+}
+
+#[test]
+fn write_ckd_after_a_matching_search_writes_the_next_record() {
+    let vol = Volume::unformatted("fmt-search");
+    let mut d = vol.open();
+    d.begin_program();
+    write(&mut d, CMD_SEEK, &[0, 0, 0, 0, 0, 2]);
+    assert_eq!(
+        write(&mut d, CMD_SEARCH_ID_EQUAL, &[0, 0, 0, 2, 0]).0,
+        CE_DE | dstat::STATUS_MODIFIER
+    );
+    assert_eq!(
+        write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 512)).0,
+        CE_DE
+    );
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 2), vec![(0, 0, 8), (1, 0, 512)]);
+}
+
+#[test]
+fn write_ckd_under_an_update_only_extent_is_file_protected() {
+    let vol = Volume::unformatted("fmt-updates");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(UPDATES, (0, 2), (0, 2)),
+        lr(LR_FORMAT, 1, 0, 2, 0),
+    );
+    assert_eq!(write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 4096)).0, UC);
+    assert_eq!(sense_0_1_7(&d).1, SENSE1_FILE_PROTECTED);
+}
+
+#[test]
+fn write_ckd_in_a_read_domain_is_an_invalid_sequence() {
+    let vol = Volume::cdl("fmt-read-domain");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_READ_DATA, 1, 0, 2, 1),
+    );
+    assert_eq!(write(&mut d, CMD_WRITE_CKD, &count(0, 2, 2, 0, 4096)).0, UC);
+    assert_eq!(sense_0_1_7(&d).2, SENSE7_INVALID_SEQUENCE);
+}
+
+#[test]
+fn a_record_the_track_cannot_hold_is_an_invalid_track_format() {
+    let vol = Volume::unformatted("fmt-full");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_FORMAT, 2, 0, 2, 0),
+    );
+    write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 40000));
+    assert_eq!(
+        write(&mut d, CMD_WRITE_CKD, &count(0, 2, 2, 0, 40000)).0,
+        UC
+    );
+    assert_eq!(sense_0_1_7(&d).1, SENSE1_INVALID_TRACK_FORMAT);
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 2), vec![(0, 0, 8), (1, 0, 40000)]);
+}
+
+#[test]
+fn write_record_zero_from_the_home_address_rewrites_the_track_from_r0() {
+    let vol = Volume::cdl("fmt-r0");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS_R0, (0, 2), (0, 2)),
+        lr(LR_FORMAT_FROM_HA, 2, 0, 2, 0),
+    );
+    assert_eq!(
+        write(&mut d, CMD_WRITE_R0, &count(0, 2, 0, 0, 8)),
+        (CE_DE, 16)
+    );
+    write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 2048));
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 2), vec![(0, 0, 8), (1, 0, 2048)]);
+}
+
+#[test]
+fn write_record_zero_after_a_formatted_track_starts_the_next_one() {
+    // dasd_eckd.c chains each track's Write Record Zero straight after
+    // the previous track's last Write CKD.
+    let vol = Volume::cdl("fmt-r0-next");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS_R0, (0, 2), (0, 3)),
+        lr(LR_FORMAT_FROM_HA, 4, 0, 2, 0),
+    );
+    write(&mut d, CMD_WRITE_R0, &count(0, 2, 0, 0, 8));
+    write(&mut d, CMD_WRITE_CKD, &count(0, 2, 1, 0, 2048));
+    write(&mut d, CMD_WRITE_R0, &count(0, 3, 0, 0, 8));
+    assert_eq!(
+        write(&mut d, CMD_WRITE_CKD_NEXT_TRACK, &count(0, 3, 1, 0, 2048)).0,
+        CE_DE
+    );
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 3), vec![(0, 0, 8), (1, 0, 2048)]);
+}
+
+#[test]
+fn write_record_zero_needs_an_extent_that_permits_every_write() {
+    let vol = Volume::unformatted("fmt-r0-perm");
+    let mut d = vol.open();
+    locate(
+        &mut d,
+        de(FORMATS, (0, 2), (0, 2)),
+        lr(LR_FORMAT_FROM_HA, 2, 0, 2, 0),
+    );
+    assert_eq!(write(&mut d, CMD_WRITE_R0, &count(0, 2, 0, 0, 8)).0, UC);
+    assert_eq!(sense_0_1_7(&d).1, SENSE1_FILE_PROTECTED);
+}
+
+#[test]
+fn a_home_address_search_naming_another_track_is_no_record_found() {
+    let vol = Volume::unformatted("fmt-ha");
+    let mut d = vol.open();
+    d.begin_program();
+    write(&mut d, CMD_DEFINE_EXTENT, &de(FORMATS_R0, (0, 2), (0, 3)));
+    let mut loc = lr(LR_FORMAT_FROM_HA, 2, 0, 2, 0);
+    loc[11] = 3;
+    assert_eq!(write(&mut d, CMD_LOCATE_RECORD, &loc).0, UC);
+    assert_eq!(sense_0_1_7(&d).1, SENSE1_NO_RECORD_FOUND);
+}
+
+#[test]
+fn linux_formats_two_tracks_in_the_compatible_disk_layout_in_one_program() {
+    // dasd_eckd_build_format, intensity 8: track 0 holds the IPL records
+    // and the label (keys of 4), then blocks; track 1 the VTOC's records.
+    let vol = Volume::unformatted("fmt-linux");
+    let g = Guest::new(&vol);
+    g.mem.write(0x2000, &de(FORMATS, (0, 0), (0, 1)));
+    g.mem.write(0x2010, &lr(LR_FORMAT, 24, 0, 0, 0));
+    let mut ccws = vec![
+        ccw1(CMD_DEFINE_EXTENT, CC, 16, 0x2000),
+        ccw1(CMD_LOCATE_RECORD, CC, 16, 0x2010),
+    ];
+    let mut want0 = vec![(0, 0, 8)];
+    let mut want1 = vec![(0, 0, 8)];
+    for head in 0..2u16 {
+        for r in 1..=12u8 {
+            let (kl, dl) = match (head, r) {
+                (0, 1) => (4, 24),
+                (0, 2) => (4, 144),
+                (0, 3) => (4, 80),
+                (0, _) => (0, 4096),
+                _ => (44, 96),
+            };
+            if head == 0 {
+                want0.push((r, kl, dl))
+            } else {
+                want1.push((r, kl, dl))
+            }
+            let at = 0x3000 + 8 * u32::from(head * 12 + u16::from(r));
+            g.mem.write(u64::from(at), &count(0, head, r, kl, dl));
+            let cmd = if head == 1 && r == 1 {
+                CMD_WRITE_CKD_NEXT_TRACK
+            } else {
+                CMD_WRITE_CKD
+            };
+            let last = head == 1 && r == 12;
+            ccws.push(ccw1(cmd, if last { SLI } else { CC | SLI }, 8, at));
+        }
+    }
+    g.run_ok(&ccws, "format tracks 0 and 1");
+    let mut image = CkdImage::open(&vol.0).unwrap();
+    assert_eq!(counts_at(&mut image, 0, 0), want0);
+    assert_eq!(counts_at(&mut image, 0, 1), want1);
+}
