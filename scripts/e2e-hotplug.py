@@ -63,9 +63,11 @@ class Guest:
         return got[2]
 
 
-# Mappings this large (KiB) are the guest's RAM and TCG's code buffer: the
-# guest touching more of its memory, or more code being translated, grows
-# them up to their size, which says nothing about a leak in QEMU.
+# Mappings this large (KiB) are the guest's RAM (512 MiB): the guest
+# touching more of its memory grows its resident part up to its size,
+# which says nothing about a leak in QEMU. TCG's code buffer is smaller
+# (scripts/e2e-hotplug gives it 64 MiB), so it and the metadata of the
+# code in it, freed at each flush, are counted.
 LARGE_MAPPING_KIB = 256 * 1024
 
 
@@ -219,7 +221,7 @@ async def run(a):
             if a.verbose:
                 print(f"e2e-hotplug: cycle {c} ({kind}) gone avail={gone.get('avail')} "
                       f"io={rb.get('io')} fds={figures[-1][0]} rss={figures[-1][1]} KiB "
-                      f"(outside guest RAM and TCG's buffer {figures[-1][2]} KiB)", flush=True)
+                      f"(outside guest RAM {figures[-1][2]} KiB)", flush=True)
         io = await guest.expect("io")
         io_errors = io.get("errors")
         await guest.expect("done")
@@ -282,18 +284,18 @@ async def run(a):
         rss = [f[2] for f in figures]
         print(f"e2e-hotplug: QEMU's open fds per cycle {fds[0]} .. {fds[-1]} (max {max(fds)}), "
               f"RSS {total[0] // 1024} .. {total[-1] // 1024} MiB (max {max(total) // 1024}), "
-              f"of which outside guest RAM and TCG's buffer {rss[0] // 1024} .. {rss[-1] // 1024} MiB "
+              f"of which outside guest RAM {rss[0] // 1024} .. {rss[-1] // 1024} MiB "
               f"(max {max(rss) // 1024})")
         # After the first cycle the fds are what one plugged device needs:
         # no cycle may leave one more behind.
         v.check(max(fds[1:]) <= fds[1], f"QEMU's open fds stay bounded ({fds[1]} after cycle 1, "
                 f"max {max(fds[1:])}, {fds[-1]} at the end)")
-        # RSS outside the guest's RAM and TCG's buffer: the second half of
-        # the cycles may not grow it by more than the slack (the
-        # allocator's arenas settle in the first).
+        # RSS outside the guest's RAM: the second half of the cycles may
+        # not grow it by more than the slack (TCG's buffer fills and is
+        # flushed, the allocator's arenas settle).
         half = rss[len(rss) // 2]
         v.check(rss[-1] - half <= a.rss_slack_kib and max(rss) - half <= a.rss_slack_kib * 2,
-                f"QEMU's RSS outside guest RAM and TCG's buffer stays bounded "
+                f"QEMU's RSS outside guest RAM stays bounded "
                 f"({half // 1024} MiB at mid-run, "
                 f"{rss[-1] // 1024} MiB at the end, max {max(rss) // 1024} MiB, "
                 f"slack {a.rss_slack_kib // 1024} MiB)")
@@ -317,7 +319,7 @@ def main():
     p.add_argument("--sysfsdev", required=True)
     p.add_argument("--chpid", default="40")
     p.add_argument("--device-opt", action="append", default=[])
-    p.add_argument("--rss-slack-kib", type=int, default=16384)
+    p.add_argument("--rss-slack-kib", type=int, default=24576)
     p.add_argument("--verbose", action="store_true")
     p.add_argument("command", nargs=argparse.REMAINDER)
     a = p.parse_args()
