@@ -162,15 +162,17 @@ async def run(a):
             if ev["data"].get("device") == "dasd0":
                 return ev
 
-    # The interposer reads the FIFO from QEMU's first /dev/vfio open, which
-    # came before QMP's greeting.
-    fifo_fd = await asyncio.wait_for(asyncio.to_thread(os.open, a.control, os.O_WRONLY), 30)
+    # Opened for reading too, so that the open never waits for the
+    # interposer's reader: the lines wait in the FIFO until it reads them
+    # (it opens the FIFO at QEMU's first /dev/vfio open, before QMP's
+    # greeting).
+    fifo_fd = os.open(a.control, os.O_RDWR)
 
     def host(line):
         os.write(fifo_fd, (line + "\n").encode())
 
-    counts = {"deleted": 0, "added": 0, "gone": 0, "back": 0, "intact": 0, "removal": 0,
-              "removal_deleted": 0, "path": 0, "path_seen": 0, "io_moved": 0}
+    counts = {"deleted": 0, "added": 0, "gone": 0, "back": 0, "intact": 0,
+              "removal_deleted": 0, "path_seen": 0, "io_moved": 0}
     bad = []
     figures = []
     io_errors = None
@@ -186,13 +188,11 @@ async def run(a):
             if synced.get("md5") != want:
                 bad.append(f"cycle {c}: the guest wrote md5 {synced.get('md5')}, not {want}")
             if kind == "path":
-                counts["path"] += 1
                 host(f"chp-offline {a.chpid}")
                 await asyncio.sleep(1.5)
                 host(f"chp-online {a.chpid}")
                 await asyncio.sleep(1.5)
             if kind == "removal":
-                counts["removal"] += 1
                 host("mdev-remove 0")
             else:
                 await execute("device_del", {"id": "dasd0"})
@@ -225,7 +225,7 @@ async def run(a):
         io = await guest.expect("io")
         io_errors = io.get("errors")
         await guest.expect("done")
-    except (RuntimeError, asyncio.TimeoutError, Exception) as e:
+    except Exception as e:
         bad.append(f"stopped after cycle {done}: {type(e).__name__}: {e}")
     # QEMU still answers, whatever happened to the guest.
     try:
