@@ -31,6 +31,15 @@ def fields(rest):
     return dict(w.split("=", 1) for w in rest.split() if "=" in w)
 
 
+def num(report, key, what):
+    """The number KEY of a report's fields; a missing or malformed one
+    names the report."""
+    text = report.get(key, "")
+    if not text.isdigit():
+        raise RuntimeError(f"the guest's '{what}' line has {key}='{text}', not a number")
+    return int(text)
+
+
 class Guest:
     """The console: every line logged, the guest's reports queued."""
 
@@ -208,7 +217,7 @@ async def run(a):
                 host("mdev-create 0")
             gone = await guest.expect("gone", c)
             counts["gone"] += 1
-            if kind == "path" and int(gone.get("paths_lost", 0)) >= 1:
+            if kind == "path" and num(gone, "paths_lost", f"gone {c}") >= 1:
                 counts["path_seen"] += 1
             await execute("device_add", device_args)
             counts["added"] += 1
@@ -221,7 +230,7 @@ async def run(a):
                 counts["intact"] += 1
             else:
                 bad.append(f"cycle {c}: read back md5 {rb.get('md5')}, wrote {want}")
-            if int(rb.get("io", 0)) > int(synced.get("io", 0)):
+            if num(rb, "io", f"readback {c}") > num(synced, "io", f"synced {c}"):
                 counts["io_moved"] += 1
             figures.append(proc_figures(pid))
             done = c
