@@ -214,6 +214,25 @@ fn the_eventfds_stay_connected_across_the_last_close() {
 }
 
 #[test]
+fn a_removed_mdev_created_again_opens_as_a_fresh_one() {
+    let r = rig();
+    let Rig { kernel, fd, .. } = r;
+    assert!(
+        !kernel.recreate(),
+        "an mdev that exists is not created again"
+    );
+    kernel.unbind();
+    assert!(!kernel.recreate(), "nor one waiting for its last close");
+    drop(fd);
+    assert_eq!(kernel.open_device().err(), Some(Errno::ENODEV));
+    assert!(kernel.recreate());
+    let fd = kernel.open_device().expect("the mdev opens again");
+    assert_eq!(kernel.fsm_state(), FsmState::Idle);
+    drop(fd);
+    assert_eq!(kernel.fsm_state(), FsmState::Standby);
+}
+
+#[test]
 fn reset_returns_to_idle_keeping_regions_and_eventfds() {
     let r = rig();
     stalled(&r);

@@ -8,11 +8,14 @@
 //! | `chp-offline XX` | channel path XX goes away: every subchannel on it loses it from its PAM and gets a CRW (ERC 6) |
 //! | `chp-online XX` | it comes back (ERC 2) |
 //! | `vary-off XX`, `vary-on XX` | it is varied off or on (no CRW) |
+//! | `mdev-remove I` | device I's mdev is being removed: its request IRQ fires (and repeats) until the device fd closes, then the mdev is gone |
+//! | `mdev-create I` | device I's removed mdev is created again (same UUID), so a program may open it anew |
 //!
 //! A path is the host's, so each event reaches every subchannel using the
-//! CHPID, as a machine check does on Linux. A test or script can so time a
-//! path event to what the guest is doing. Lines it cannot read are named
-//! on stderr and skipped.
+//! CHPID, as a machine check does on Linux. I is a device's position (0
+//! for the first `--dasd`). A test or script can so time a host event to
+//! what the guest is doing. Lines it cannot read are named on stderr and
+//! skipped, as are removals and creations the device is not ready for.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -23,26 +26,74 @@ use crate::host::Host;
 /// Longest line read at once: a longer one comes in pieces, each refused.
 const MAX_LINE: u64 = 256;
 
+/// What one line asks of the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// A channel path event, for every subchannel on the CHPID.
+    Path(PathEvent),
+    /// Remove the mdev of the device at this position.
+    MdevRemove(usize),
+    /// Create the removed mdev of the device at this position again.
+    MdevCreate(usize),
+}
+
 /// Parses one command line.
-pub fn parse(line: &str) -> Result<PathEvent, String> {
+pub fn parse(line: &str) -> Result<Command, String> {
     let mut words = line.split_whitespace();
-    let (Some(command), Some(chpid), None) = (words.next(), words.next(), words.next()) else {
+    let (Some(command), Some(arg), None) = (words.next(), words.next(), words.next()) else {
         return Err(format!(
-            "'{line}': expected chp-offline, chp-online, vary-off or vary-on and a CHPID"
+            "'{line}': expected chp-offline, chp-online, vary-off or vary-on and a CHPID, \
+             or mdev-remove or mdev-create and a device position"
         ));
     };
+    if let Some(make) = match command {
+        "mdev-remove" => Some(Command::MdevRemove as fn(usize) -> Command),
+        "mdev-create" => Some(Command::MdevCreate as fn(usize) -> Command),
+        _ => None,
+    } {
+        return arg
+            .parse::<usize>()
+            .map(make)
+            .map_err(|_| format!("'{line}': '{arg}' is not a device position (0, 1, ...)"));
+    }
+    let chpid = arg;
     let chpid = chpid.strip_prefix("0x").unwrap_or(chpid);
     let chpid = u8::from_str_radix(chpid, 16)
         .map_err(|_| format!("'{line}': '{chpid}' is not a hex CHPID (00 to ff)"))?;
+    let event = match command {
+        "chp-offline" => PathEvent::Offline(chpid),
+        "chp-online" => PathEvent::Online(chpid),
+        "vary-off" => PathEvent::VaryOff(chpid),
+        "vary-on" => PathEvent::VaryOn(chpid),
+        other => {
+            return Err(format!(
+                "'{line}': unknown command '{other}' (chp-offline, chp-online, vary-off, \
+                 vary-on, mdev-remove, mdev-create)"
+            ))
+        }
+    };
+    Ok(Command::Path(event))
+}
+
+/// Carries out `command` on `host`; an error says why it could not.
+fn apply(host: &Host, command: Command) -> Result<(), String> {
+    let device = |i: usize| {
+        host.devices
+            .get(i)
+            .ok_or_else(|| format!("there is no device {i} ({} device(s))", host.devices.len()))
+    };
     match command {
-        "chp-offline" => Ok(PathEvent::Offline(chpid)),
-        "chp-online" => Ok(PathEvent::Online(chpid)),
-        "vary-off" => Ok(PathEvent::VaryOff(chpid)),
-        "vary-on" => Ok(PathEvent::VaryOn(chpid)),
-        other => Err(format!(
-            "'{line}': unknown command '{other}' (chp-offline, chp-online, vary-off, vary-on)"
-        )),
+        Command::Path(event) => host.path_event(event),
+        Command::MdevRemove(i) => device(i)?.kernel.unbind(),
+        Command::MdevCreate(i) => {
+            if !device(i)?.kernel.recreate() {
+                return Err(format!(
+                    "mdev-create {i}: device {i}'s mdev was not removed (or waits for its last close)"
+                ));
+            }
+        }
     }
+    Ok(())
 }
 
 /// Starts the thread that reads `path` (reopened at each end of file, as
@@ -77,9 +128,8 @@ pub fn start(host: &'static Host, path: String) {
                     if text.is_empty() {
                         continue;
                     }
-                    match parse(text) {
-                        Ok(event) => host.path_event(event),
-                        Err(e) => eprintln!("vfio-ccw-sim: control file {path}: {e}"),
+                    if let Err(e) = parse(text).and_then(|c| apply(host, c)) {
+                        eprintln!("vfio-ccw-sim: control file {path}: {e}");
                     }
                 }
             }
@@ -94,11 +144,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_name_the_event_and_a_hex_chpid() {
-        assert_eq!(parse("chp-offline 42"), Ok(PathEvent::Offline(0x42)));
-        assert_eq!(parse("chp-online 0x4a"), Ok(PathEvent::Online(0x4a)));
-        assert_eq!(parse("vary-off ff"), Ok(PathEvent::VaryOff(0xff)));
-        assert_eq!(parse(" vary-on  40 "), Ok(PathEvent::VaryOn(0x40)));
+    fn path_commands_name_the_event_and_a_hex_chpid() {
+        let path = |e| Ok(Command::Path(e));
+        assert_eq!(parse("chp-offline 42"), path(PathEvent::Offline(0x42)));
+        assert_eq!(parse("chp-online 0x4a"), path(PathEvent::Online(0x4a)));
+        assert_eq!(parse("vary-off ff"), path(PathEvent::VaryOff(0xff)));
+        assert_eq!(parse(" vary-on  40 "), path(PathEvent::VaryOn(0x40)));
+    }
+
+    #[test]
+    fn mdev_commands_name_a_decimal_device_position() {
+        assert_eq!(parse("mdev-remove 0"), Ok(Command::MdevRemove(0)));
+        assert_eq!(parse("mdev-create 12"), Ok(Command::MdevCreate(12)));
+        assert!(parse("mdev-remove x").unwrap_err().contains("'x'"));
+        assert!(parse("mdev-create").unwrap_err().contains("expected"));
     }
 
     #[test]

@@ -749,6 +749,50 @@ fn a_control_fifo_path_event_reaches_every_subchannel_on_the_chpid() {
 }
 
 #[test]
+fn a_control_fifo_removes_an_mdev_and_creates_it_again() {
+    root_only!();
+    let dir = scratch("control-mdev");
+    let fifo = dir.join("control");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let mut options = dasds(&dir, 1);
+    options.extend(["--control".to_owned(), fifo.to_string_lossy().into_owned()]);
+    // The interposer's thread applies a line after the write returns:
+    // the pause lets it.
+    let remove = format!("run=echo mdev-remove 0 >{} && sleep 0.5", fifo.display());
+    let create = format!("run=echo mdev-create 0 >{} && sleep 0.5", fifo.display());
+    let out = run_devices(
+        &options,
+        &[
+            &probe,
+            "container",
+            "group=7",
+            "set-container",
+            "iommu=3",
+            "device",
+            &remove,
+            "close-device",
+            "device",
+            &create,
+            "device",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[4].starts_with("device: ok"), "{stdout}");
+    assert_eq!(
+        lines[7], "device: errno 19",
+        "ENODEV: removed at the last close: {stdout}"
+    );
+    assert!(
+        lines[9].starts_with("device: ok"),
+        "created again: {stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("removal requests: 1"), "{stderr}");
+}
+
+#[test]
 fn a_control_path_that_is_not_a_fifo_is_refused() {
     native_only!();
     let dir = scratch("control-file");

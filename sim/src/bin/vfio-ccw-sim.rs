@@ -58,10 +58,12 @@ options:
                       3390 (docs/simulator.md)
   --seed N            where random timing (--latency 3390) starts; the run
                       prints the one it used, and the same N replays it
-  --control FIFO      host path events while COMMAND runs: each line written
-                      to FIFO (made if absent), 'chp-offline XX',
+  --control FIFO      host events while COMMAND runs: each line written to
+                      FIFO (made if absent), 'chp-offline XX',
                       'chp-online XX', 'vary-off XX' or 'vary-on XX', reaches
-                      every subchannel on CHPID XX
+                      every subchannel on CHPID XX; 'mdev-remove I' removes
+                      device I's mdev (request IRQ), 'mdev-create I' makes
+                      it again
   --group N           the first device's IOMMU group number (default 7); the
                       others' follow it
   --no-group          a kernel without CONFIG_VFIO_GROUP: no iommu_group link,

@@ -511,6 +511,20 @@ impl Kernel {
         self.finish(g, |g| g.request_removal());
     }
 
+    /// The mdev is created again after its removal, as an administrator
+    /// writes the same UUID to the type's `create` after the request IRQ
+    /// was answered: device fds open again, as on a fresh mdev. Returns
+    /// false, changing nothing, while the mdev still exists (its removal
+    /// waiting for the last close included).
+    pub fn recreate(&self) -> bool {
+        let mut g = lock(&self.inner);
+        if !g.removed {
+            return false;
+        }
+        g.removed = false;
+        true
+    }
+
     /// The subchannel goes away: STSCH fails (SCHIB reads `ENODEV`), the
     /// FSM gets NOT_OPER, the program is freed, and the mdev is removed
     /// (request IRQ).
