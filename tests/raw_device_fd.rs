@@ -19,6 +19,12 @@ fn not_a_device() -> std::fs::File {
     std::fs::File::open("/dev/null").expect("/dev/null")
 }
 
+/// What an ioctl on /dev/null answers: ENOTTY from Linux; ENOSYS from
+/// qemu-user (the s390x lane), which passes no ioctl it does not know.
+fn refused_by_the_kernel(result: Result<(), Errno>) -> bool {
+    matches!(result, Err(Errno::ENOTTY | Errno::ENOSYS))
+}
+
 #[test]
 fn region_info_refuses_an_argsz_larger_than_its_buffer() {
     let file = not_a_device();
@@ -27,9 +33,8 @@ fn region_info_refuses_an_argsz_larger_than_its_buffer() {
     let mut buf = argument(len, 4096);
     assert_eq!(fd.get_region_info(&mut buf), Err(Errno::EINVAL));
     let mut buf = argument(len, len as u32);
-    assert_eq!(
-        fd.get_region_info(&mut buf),
-        Err(Errno::ENOTTY),
+    assert!(
+        refused_by_the_kernel(fd.get_region_info(&mut buf)),
         "a fitting argsz reaches the ioctl, which /dev/null refuses"
     );
 }
@@ -48,5 +53,7 @@ fn set_irqs_refuses_an_argsz_larger_than_its_buffer() {
     let fd = RawDeviceFd::new(file.as_raw_fd());
     let len = uapi::IRQ_SET_HEADER_SIZE + 4;
     assert_eq!(fd.set_irqs(&argument(len, 1 << 20)), Err(Errno::EINVAL));
-    assert_eq!(fd.set_irqs(&argument(len, len as u32)), Err(Errno::ENOTTY));
+    assert!(refused_by_the_kernel(
+        fd.set_irqs(&argument(len, len as u32))
+    ));
 }
