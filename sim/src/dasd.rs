@@ -79,42 +79,89 @@ pub const CMD_WRITE_CKD: u8 = 0x1d;
 pub const CMD_WRITE_CKD_NEXT_TRACK: u8 = 0x9d;
 pub const CMD_MULTITRACK: u8 = 0x80;
 
-/// Every command the device executes, so that one offered without data (a
-/// CCW count of zero) is told apart from one it does not know.
-const COMMANDS: [u8; 32] = [
-    CMD_WRITE_DATA,
-    CMD_WRITE_R0,
-    CMD_WRITE_CKD,
-    CMD_WRITE_CKD_NEXT_TRACK,
-    CMD_READ_IPL,
-    CMD_NOP,
-    CMD_SENSE,
-    CMD_READ_DATA,
-    CMD_SEEK,
-    CMD_READ_KEY_DATA,
-    CMD_READ_COUNT,
-    CMD_READ_HA,
-    CMD_READ_CKD,
-    CMD_SEARCH_ID_EQUAL,
-    CMD_READ_DATA_MT,
-    CMD_READ_KEY_DATA_MT,
-    CMD_READ_COUNT_MT,
-    CMD_READ_HA_MT,
-    CMD_READ_CKD_MT,
-    CMD_SEARCH_ID_EQUAL_MT,
-    CMD_SENSE_ID,
-    CMD_WRITE_KEY_DATA,
-    CMD_WRITE_DATA_MT,
-    CMD_WRITE_KEY_DATA_MT,
-    CMD_PSF,
-    CMD_SENSE_PGID,
-    CMD_RSSD,
-    CMD_LOCATE_RECORD,
-    CMD_DEFINE_EXTENT,
-    CMD_RDC,
-    CMD_SET_PGID,
-    CMD_RCD,
-];
+/// The device's command set, decoded once from a CCW command code; the
+/// reads and the search carry the code's multitrack bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Command {
+    SenseId,
+    SensePathGroupId,
+    SetPathGroupId,
+    ReadConfigurationData,
+    ReadDeviceCharacteristics,
+    PerformSubsystemFunction,
+    ReadSubsystemData,
+    DefineExtent,
+    LocateRecord,
+    Sense,
+    Nop,
+    ReadIpl,
+    Seek,
+    SearchIdEqual { multitrack: bool },
+    ReadData { multitrack: bool },
+    ReadKeyData { multitrack: bool },
+    ReadHomeAddress { multitrack: bool },
+    ReadCount { multitrack: bool },
+    ReadCountKeyData { multitrack: bool },
+    WriteData { multitrack: bool },
+    WriteKeyData { multitrack: bool },
+    Format(Format),
+}
+
+/// The formatting writes: each writes a whole record and erases the rest
+/// of the track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// Write Record Zero.
+    RecordZero,
+    /// Write Count, Key and Data.
+    CountKeyData,
+    /// Write Count, Key and Data Next Track.
+    CountKeyDataNextTrack,
+}
+
+impl Command {
+    /// The command a code names, or None for one the device does not
+    /// execute (command reject, invalid command).
+    fn decode(code: u8) -> Option<Command> {
+        let multitrack = code & CMD_MULTITRACK != 0;
+        Some(match code {
+            CMD_SENSE_ID => Command::SenseId,
+            CMD_SENSE_PGID => Command::SensePathGroupId,
+            CMD_SET_PGID => Command::SetPathGroupId,
+            CMD_RCD => Command::ReadConfigurationData,
+            CMD_RDC => Command::ReadDeviceCharacteristics,
+            CMD_PSF => Command::PerformSubsystemFunction,
+            CMD_RSSD => Command::ReadSubsystemData,
+            CMD_DEFINE_EXTENT => Command::DefineExtent,
+            CMD_LOCATE_RECORD => Command::LocateRecord,
+            CMD_SENSE => Command::Sense,
+            CMD_NOP => Command::Nop,
+            CMD_READ_IPL => Command::ReadIpl,
+            CMD_SEEK => Command::Seek,
+            CMD_SEARCH_ID_EQUAL | CMD_SEARCH_ID_EQUAL_MT => Command::SearchIdEqual { multitrack },
+            CMD_READ_DATA | CMD_READ_DATA_MT => Command::ReadData { multitrack },
+            CMD_READ_KEY_DATA | CMD_READ_KEY_DATA_MT => Command::ReadKeyData { multitrack },
+            CMD_READ_HA | CMD_READ_HA_MT => Command::ReadHomeAddress { multitrack },
+            CMD_READ_COUNT | CMD_READ_COUNT_MT => Command::ReadCount { multitrack },
+            CMD_READ_CKD | CMD_READ_CKD_MT => Command::ReadCountKeyData { multitrack },
+            CMD_WRITE_DATA | CMD_WRITE_DATA_MT => Command::WriteData { multitrack },
+            CMD_WRITE_KEY_DATA | CMD_WRITE_KEY_DATA_MT => Command::WriteKeyData { multitrack },
+            CMD_WRITE_R0 => Command::Format(Format::RecordZero),
+            CMD_WRITE_CKD => Command::Format(Format::CountKeyData),
+            CMD_WRITE_CKD_NEXT_TRACK => Command::Format(Format::CountKeyDataNextTrack),
+            _ => return None,
+        })
+    }
+
+    /// Whether the command changes the volume, which a write-inhibited
+    /// device refuses.
+    fn writes(self) -> bool {
+        matches!(
+            self,
+            Command::WriteData { .. } | Command::WriteKeyData { .. } | Command::Format(_)
+        )
+    }
+}
 
 pub use crate::eckd::SENSE_ID;
 
@@ -223,7 +270,7 @@ impl Dasd3390 {
 
     /// Moves the head to a track: the track becomes current, oriented at
     /// its index point.
-    fn seek(&mut self, cyl: u16, head: u16) -> Result<(), Response> {
+    fn seek_track(&mut self, cyl: u16, head: u16) -> Result<(), Response> {
         if u32::from(cyl) >= self.image.cylinders || u32::from(head) >= self.image.heads {
             return Err(self.reject(SENSE7_INVALID_ARGUMENT));
         }
@@ -270,7 +317,7 @@ impl Dasd3390 {
                 return Err(self.check(0, SENSE1_FILE_PROTECTED));
             }
         }
-        self.seek(cyl, head)
+        self.seek_track(cyl, head)
     }
 
     fn refuse(&mut self, refusal: Refusal) -> Response {
@@ -378,7 +425,7 @@ impl Dasd3390 {
         self.domain = None;
         let heads = self.image.heads;
         let (cyl, head) = ((locate.track / heads) as u16, (locate.track % heads) as u16);
-        if let Err(check) = self.seek(cyl, head) {
+        if let Err(check) = self.seek_track(cyl, head) {
             return check;
         }
         if locate.orientation == Orientation::HomeAddress {
@@ -437,12 +484,12 @@ impl Dasd3390 {
 
     /// Write Record Zero, Write Count, Key and Data and its next-track
     /// form: where the record goes, then the record written there.
-    fn format_write(&mut self, cmd: u8, found: Option<usize>, arg: &[u8]) -> Response {
+    fn format_write(&mut self, format: Format, found: Option<usize>, arg: &[u8]) -> Response {
         if arg.len() < 8 {
             return self.reject(SENSE7_COUNT_TOO_SHORT);
         }
         let permitted = self.extent.is_none_or(|extent| {
-            if cmd == CMD_WRITE_R0 {
+            if format == Format::RecordZero {
                 extent.formats_r0
             } else {
                 extent.formats
@@ -455,30 +502,35 @@ impl Dasd3390 {
             Ok(in_domain) => in_domain,
             Err(check) => return check,
         };
-        let begun_by_r0 = std::mem::replace(&mut self.track_begun_by_r0, cmd == CMD_WRITE_R0);
-        let at = match (cmd, in_domain) {
+        let begun_by_r0 =
+            std::mem::replace(&mut self.track_begun_by_r0, format == Format::RecordZero);
+        let at = match (format, in_domain) {
             // dasd_eckd.c's Write Record Zero, then Write CKD Next Track
             // for R1, is one move to the next track, not two.
-            (CMD_WRITE_CKD_NEXT_TRACK, true) if begun_by_r0 => self
+            (Format::CountKeyDataNextTrack, true) if begun_by_r0 => self
                 .format_at
                 .ok_or_else(|| self.reject(SENSE7_INVALID_SEQUENCE)),
-            (CMD_WRITE_CKD_NEXT_TRACK, true) => self.format_next_track(),
+            (Format::CountKeyDataNextTrack, true) => self.format_next_track(),
             // R0 starts a track: one already formatted in this domain
             // is done, so R0 goes on the next (dasd_eckd.c chains Write
             // Record Zero straight after the last record of the track
             // before).
-            (CMD_WRITE_R0, true) => match self.format_at {
+            (Format::RecordZero, true) => match self.format_at {
                 Some(0) => Ok(0),
                 Some(_) => self.format_next_track().map(|_| 0),
                 None => Err(self.reject(SENSE7_INVALID_SEQUENCE)),
             },
             // Outside a domain Write CKD follows a matching Search ID
             // Equal or another Write CKD, as on a 3990.
-            (CMD_WRITE_CKD, _) => match found.map(|i| i + 1).or(self.format_at) {
+            (Format::CountKeyData, _) => match found.map(|i| i + 1).or(self.format_at) {
                 Some(at) => Ok(at),
                 None => Err(self.reject(SENSE7_INVALID_SEQUENCE)),
             },
-            _ => Err(self.reject(SENSE7_INVALID_SEQUENCE)),
+            // Outside a format-write domain there is no track for R0 to
+            // start nor a next track to go on to.
+            (Format::RecordZero | Format::CountKeyDataNextTrack, false) => {
+                Err(self.reject(SENSE7_INVALID_SEQUENCE))
+            }
         };
         match at {
             Ok(at) => self.write_formatted(at, arg),
@@ -640,199 +692,277 @@ impl Dasd3390 {
     }
 }
 
+/// The commands, one method each, as `command` dispatches them.
+impl Dasd3390 {
+    fn sense_id(buf: &mut [u8]) -> Response {
+        Self::give(buf, &SENSE_ID)
+    }
+
+    fn sense_path_group_id(&self, buf: &mut [u8]) -> Response {
+        Self::give(buf, &self.path_group.sense())
+    }
+
+    fn set_path_group_id(&mut self, arg: &[u8]) -> Response {
+        let Ok(arg) = <&[u8; PGID_LEN]>::try_from(arg.get(..PGID_LEN).unwrap_or(&[])) else {
+            return self.reject(SENSE7_COUNT_TOO_SHORT);
+        };
+        self.path_group.set(arg);
+        Response {
+            dstat: END,
+            len: PGID_LEN,
+        }
+    }
+
+    fn read_configuration_data(&self, buf: &mut [u8]) -> Response {
+        let rcd: [u8; RCD_LEN] = eckd::configuration_data(&self.serial);
+        Self::give(buf, &rcd)
+    }
+
+    fn read_device_characteristics(&self, buf: &mut [u8]) -> Response {
+        let rdc: [u8; RDC_LEN] = eckd::device_characteristics(self.image.cylinders);
+        Self::give(buf, &rdc)
+    }
+
+    /// What the Perform Subsystem Function before it prepared, once.
+    fn read_subsystem_data(&mut self, buf: &mut [u8]) -> Response {
+        match self.subsystem_data.take() {
+            Some(data) => Self::give(buf, &data),
+            None => self.reject(SENSE7_INVALID_SEQUENCE),
+        }
+    }
+
+    /// Sense: the sense bytes, which reading clears.
+    fn read_sense(&mut self, buf: &mut [u8]) -> Response {
+        let n = buf.len().min(32);
+        buf[..n].copy_from_slice(&self.sense[..n]);
+        self.sense = [0; 32];
+        Response {
+            dstat: END,
+            len: 32,
+        }
+    }
+
+    /// Read IPL: seek cylinder 0 head 0 and read R1's data.
+    fn read_ipl(&mut self, buf: &mut [u8]) -> Response {
+        if let Err(check) = self.seek_track(0, 0) {
+            return check;
+        }
+        match self.records.iter().position(|r| r.count.record == 1) {
+            Some(i) => {
+                self.next = i + 1;
+                self.at_index = false;
+                self.read(self.records[i].data_range(), buf)
+            }
+            None => self.check(0, SENSE1_NO_RECORD_FOUND),
+        }
+    }
+
+    /// Seek to the track a BBCCHH argument names (BB must be zero).
+    fn seek(&mut self, arg: &[u8]) -> Response {
+        if arg.len() < 6 {
+            return self.reject(SENSE7_COUNT_TOO_SHORT);
+        }
+        if arg[0] != 0 || arg[1] != 0 {
+            return self.reject(SENSE7_INVALID_ARGUMENT);
+        }
+        let cyl = u16::from_be_bytes([arg[2], arg[3]]);
+        let head = u16::from_be_bytes([arg[4], arg[5]]);
+        match self.seek_within_extent(cyl, head) {
+            Ok(()) => Response { dstat: END, len: 6 },
+            Err(check) => check,
+        }
+    }
+
+    /// Compares the next count field's CCHHR with the argument; a match
+    /// ends with status modifier, so the channel skips the TIC back to
+    /// the search, and leaves the record for the next command.
+    fn search_id_equal(&mut self, arg: &[u8], multitrack: bool) -> Response {
+        if arg.len() < 5 {
+            return self.reject(SENSE7_COUNT_TOO_SHORT);
+        }
+        let i = match self.next_count(multitrack) {
+            Ok(i) => i,
+            Err(check) => return check,
+        };
+        if self.records[i].count.id()[..] == arg[..5] {
+            self.found = Some(i);
+            Response {
+                dstat: END | dstat::STATUS_MODIFIER,
+                len: 5,
+            }
+        } else {
+            Response { dstat: END, len: 5 }
+        }
+    }
+
+    fn read_data(&mut self, found: Option<usize>, multitrack: bool, buf: &mut [u8]) -> Response {
+        match self.record_for(found, Operation::Read, multitrack) {
+            Ok(i) => self.read(self.records[i].data_range(), buf),
+            Err(check) => check,
+        }
+    }
+
+    fn read_key_data(
+        &mut self,
+        found: Option<usize>,
+        multitrack: bool,
+        buf: &mut [u8],
+    ) -> Response {
+        match self.record_for(found, Operation::Read, multitrack) {
+            Ok(i) => {
+                let record = self.records[i];
+                self.read(record.key_range().start..record.data_range().end, buf)
+            }
+            Err(check) => check,
+        }
+    }
+
+    fn read_home_address(&mut self, multitrack: bool, buf: &mut [u8]) -> Response {
+        // The home address lies just after the index point. Unless the
+        // head is already there it goes on to the index point, which a
+        // multitrack command meets on the next head.
+        if multitrack && !self.at_index {
+            if let Err(check) = self.next_head() {
+                return check;
+            }
+        }
+        self.next = 0;
+        self.index_passes = 0;
+        self.at_index = false;
+        let [c0, c1] = self.cyl.to_be_bytes();
+        let [h0, h1] = self.head.to_be_bytes();
+        let home_address = [0, c0, c1, h0, h1];
+        let n = buf.len().min(home_address.len());
+        buf[..n].copy_from_slice(&home_address[..n]);
+        Response {
+            dstat: END,
+            len: home_address.len(),
+        }
+    }
+
+    fn read_count(&mut self, multitrack: bool, buf: &mut [u8]) -> Response {
+        match self.count_for(multitrack) {
+            Ok(i) => {
+                // Read Data next reads this record's data area.
+                self.found = Some(i);
+                let start = self.records[i].offset;
+                self.read(start..start + 8, buf)
+            }
+            Err(check) => check,
+        }
+    }
+
+    fn read_count_key_data(&mut self, multitrack: bool, buf: &mut [u8]) -> Response {
+        match self.count_for(multitrack) {
+            Ok(i) => {
+                let record = self.records[i];
+                self.read(record.offset..record.data_range().end, buf)
+            }
+            Err(check) => check,
+        }
+    }
+
+    fn write_data(&mut self, found: Option<usize>, multitrack: bool, data: &[u8]) -> Response {
+        match self.record_to_update(found, multitrack) {
+            Ok(record) => self.write_record(record.data_range(), data),
+            Err(check) => check,
+        }
+    }
+
+    fn write_key_data(&mut self, found: Option<usize>, multitrack: bool, data: &[u8]) -> Response {
+        match self.record_to_update(found, multitrack) {
+            Ok(record) => {
+                self.write_record(record.key_range().start..record.data_range().end, data)
+            }
+            Err(check) => check,
+        }
+    }
+
+    /// The record Write Data or Write Key and Data updates: the next of a
+    /// write domain, or else the one a search just matched.
+    fn record_to_update(
+        &mut self,
+        found: Option<usize>,
+        multitrack: bool,
+    ) -> Result<Record, Response> {
+        if self.extent.is_some_and(|extent| !extent.writes) {
+            return Err(self.check(0, SENSE1_FILE_PROTECTED));
+        }
+        let i = if self.domain.is_some() {
+            self.record_for(found, Operation::Write, multitrack)?
+        } else {
+            match found {
+                Some(i) => i,
+                // Writing needs orientation from a search.
+                None => return Err(self.reject(SENSE7_INVALID_SEQUENCE)),
+            }
+        };
+        Ok(self.records[i])
+    }
+}
+
 impl CcwDevice for Dasd3390 {
     fn command(&mut self, cmd: u8, data: Transfer<'_>) -> Response {
         // Only the command right after a matching search acts on its record.
         let found = self.found.take();
-        let multitrack = cmd & CMD_MULTITRACK != 0;
-        match (cmd, data) {
-            (CMD_SENSE_ID, Transfer::Read(buf)) => Self::give(buf, &SENSE_ID),
-            (CMD_SENSE_PGID, Transfer::Read(buf)) => Self::give(buf, &self.path_group.sense()),
-            (CMD_SET_PGID, Transfer::Write(arg)) => {
-                let Ok(arg) = <&[u8; PGID_LEN]>::try_from(arg.get(..PGID_LEN).unwrap_or(&[]))
-                else {
-                    return self.reject(SENSE7_COUNT_TOO_SHORT);
-                };
-                self.path_group.set(arg);
-                Response {
-                    dstat: END,
-                    len: PGID_LEN,
-                }
-            }
-            (CMD_RCD, Transfer::Read(buf)) => {
-                let rcd: [u8; RCD_LEN] = eckd::configuration_data(&self.serial);
-                Self::give(buf, &rcd)
-            }
-            (CMD_RDC, Transfer::Read(buf)) => {
-                let rdc: [u8; RDC_LEN] = eckd::device_characteristics(self.image.cylinders);
-                Self::give(buf, &rdc)
-            }
-            (CMD_PSF, Transfer::Write(arg)) => self.perform_subsystem_function(arg),
-            (CMD_RSSD, Transfer::Read(buf)) => match self.subsystem_data.take() {
-                Some(data) => Self::give(buf, &data),
-                None => self.reject(SENSE7_INVALID_SEQUENCE),
-            },
-            (CMD_DEFINE_EXTENT, Transfer::Write(arg)) => self.define_extent(arg),
-            (CMD_LOCATE_RECORD, Transfer::Write(arg)) => self.locate_record(arg),
-            (CMD_SENSE, Transfer::Read(buf)) => {
-                let n = buf.len().min(32);
-                buf[..n].copy_from_slice(&self.sense[..n]);
-                self.sense = [0; 32];
-                Response {
-                    dstat: END,
-                    len: 32,
-                }
-            }
-            (CMD_NOP, _) => Response { dstat: END, len: 0 },
-            (CMD_READ_IPL, Transfer::Read(buf)) => {
-                if let Err(check) = self.seek(0, 0) {
-                    return check;
-                }
-                match self.records.iter().position(|r| r.count.record == 1) {
-                    Some(i) => {
-                        self.next = i + 1;
-                        self.at_index = false;
-                        self.read(self.records[i].data_range(), buf)
-                    }
-                    None => self.check(0, SENSE1_NO_RECORD_FOUND),
-                }
-            }
-            (CMD_SEEK, Transfer::Write(arg)) => {
-                if arg.len() < 6 {
-                    return self.reject(SENSE7_COUNT_TOO_SHORT);
-                }
-                if arg[0] != 0 || arg[1] != 0 {
-                    return self.reject(SENSE7_INVALID_ARGUMENT);
-                }
-                let cyl = u16::from_be_bytes([arg[2], arg[3]]);
-                let head = u16::from_be_bytes([arg[4], arg[5]]);
-                match self.seek_within_extent(cyl, head) {
-                    Ok(()) => Response { dstat: END, len: 6 },
-                    Err(check) => check,
-                }
-            }
-            (CMD_SEARCH_ID_EQUAL | CMD_SEARCH_ID_EQUAL_MT, Transfer::Write(arg)) => {
-                if arg.len() < 5 {
-                    return self.reject(SENSE7_COUNT_TOO_SHORT);
-                }
-                let i = match self.next_count(multitrack) {
-                    Ok(i) => i,
-                    Err(check) => return check,
-                };
-                if self.records[i].count.id()[..] == arg[..5] {
-                    self.found = Some(i);
-                    Response {
-                        dstat: END | dstat::STATUS_MODIFIER,
-                        len: 5,
-                    }
-                } else {
-                    Response { dstat: END, len: 5 }
-                }
-            }
-            (CMD_READ_DATA | CMD_READ_DATA_MT, Transfer::Read(buf)) => {
-                match self.record_for(found, Operation::Read, multitrack) {
-                    Ok(i) => self.read(self.records[i].data_range(), buf),
-                    Err(check) => check,
-                }
-            }
-            (CMD_READ_KEY_DATA | CMD_READ_KEY_DATA_MT, Transfer::Read(buf)) => {
-                match self.record_for(found, Operation::Read, multitrack) {
-                    Ok(i) => {
-                        let record = self.records[i];
-                        self.read(record.key_range().start..record.data_range().end, buf)
-                    }
-                    Err(check) => check,
-                }
-            }
-            (CMD_READ_HA | CMD_READ_HA_MT, Transfer::Read(buf)) => {
-                // The home address lies just after the index point. Unless
-                // the head is already there it goes on to the index point,
-                // which a multitrack command meets on the next head.
-                if multitrack && !self.at_index {
-                    if let Err(check) = self.next_head() {
-                        return check;
-                    }
-                }
-                self.next = 0;
-                self.index_passes = 0;
-                self.at_index = false;
-                let [c0, c1] = self.cyl.to_be_bytes();
-                let [h0, h1] = self.head.to_be_bytes();
-                let home_address = [0, c0, c1, h0, h1];
-                let n = buf.len().min(home_address.len());
-                buf[..n].copy_from_slice(&home_address[..n]);
-                Response {
-                    dstat: END,
-                    len: home_address.len(),
-                }
-            }
-            (CMD_WRITE_R0 | CMD_WRITE_CKD | CMD_WRITE_CKD_NEXT_TRACK, Transfer::Write(_))
-                if !self.image.writable() =>
-            {
-                self.check(SENSE0_COMMAND_REJECT, SENSE1_WRITE_INHIBITED)
-            }
-            (CMD_WRITE_R0 | CMD_WRITE_CKD | CMD_WRITE_CKD_NEXT_TRACK, Transfer::Write(arg)) => {
-                self.format_write(cmd, found, arg)
-            }
+        let Some(command) = Command::decode(cmd) else {
+            return self.reject(SENSE7_INVALID_COMMAND);
+        };
+        match (command, data) {
+            (Command::Nop, _) => Response { dstat: END, len: 0 },
             // Linux's dasd_3990_erp.c reports write inhibited as a
             // command reject with this bit, and fails the request.
-            (
-                CMD_WRITE_DATA | CMD_WRITE_DATA_MT | CMD_WRITE_KEY_DATA | CMD_WRITE_KEY_DATA_MT,
-                Transfer::Write(_),
-            ) if !self.image.writable() => {
+            (command, Transfer::Write(_)) if command.writes() && !self.image.writable() => {
                 self.check(SENSE0_COMMAND_REJECT, SENSE1_WRITE_INHIBITED)
             }
-            (
-                CMD_WRITE_DATA | CMD_WRITE_DATA_MT | CMD_WRITE_KEY_DATA | CMD_WRITE_KEY_DATA_MT,
-                Transfer::Write(data),
-            ) => {
-                if self.extent.is_some_and(|extent| !extent.writes) {
-                    return self.check(0, SENSE1_FILE_PROTECTED);
-                }
-                let i = if self.domain.is_some() {
-                    match self.record_for(found, Operation::Write, multitrack) {
-                        Ok(i) => i,
-                        Err(check) => return check,
-                    }
-                } else {
-                    match found {
-                        Some(i) => i,
-                        // Writing needs orientation from a search.
-                        None => return self.reject(SENSE7_INVALID_SEQUENCE),
-                    }
-                };
-                let record = self.records[i];
-                let range = if cmd & !CMD_MULTITRACK == CMD_WRITE_KEY_DATA {
-                    record.key_range().start..record.data_range().end
-                } else {
-                    record.data_range()
-                };
-                self.write_record(range, data)
+            (Command::SenseId, Transfer::Read(buf)) => Self::sense_id(buf),
+            (Command::SensePathGroupId, Transfer::Read(buf)) => self.sense_path_group_id(buf),
+            (Command::SetPathGroupId, Transfer::Write(arg)) => self.set_path_group_id(arg),
+            (Command::ReadConfigurationData, Transfer::Read(buf)) => {
+                self.read_configuration_data(buf)
             }
-            (CMD_READ_COUNT | CMD_READ_COUNT_MT, Transfer::Read(buf)) => {
-                match self.count_for(multitrack) {
-                    Ok(i) => {
-                        // Read Data next reads this record's data area.
-                        self.found = Some(i);
-                        let start = self.records[i].offset;
-                        self.read(start..start + 8, buf)
-                    }
-                    Err(check) => check,
-                }
+            (Command::ReadDeviceCharacteristics, Transfer::Read(buf)) => {
+                self.read_device_characteristics(buf)
             }
-            (CMD_READ_CKD | CMD_READ_CKD_MT, Transfer::Read(buf)) => {
-                match self.count_for(multitrack) {
-                    Ok(i) => {
-                        let record = self.records[i];
-                        self.read(record.offset..record.data_range().end, buf)
-                    }
-                    Err(check) => check,
-                }
+            (Command::PerformSubsystemFunction, Transfer::Write(arg)) => {
+                self.perform_subsystem_function(arg)
             }
-            // A command the device knows, offered without its data: a CCW
-            // count of zero.
-            _ if COMMANDS.contains(&cmd) => self.reject(SENSE7_COUNT_TOO_SHORT),
-            _ => self.reject(SENSE7_INVALID_COMMAND),
+            (Command::ReadSubsystemData, Transfer::Read(buf)) => self.read_subsystem_data(buf),
+            (Command::DefineExtent, Transfer::Write(arg)) => self.define_extent(arg),
+            (Command::LocateRecord, Transfer::Write(arg)) => self.locate_record(arg),
+            (Command::Sense, Transfer::Read(buf)) => self.read_sense(buf),
+            (Command::ReadIpl, Transfer::Read(buf)) => self.read_ipl(buf),
+            (Command::Seek, Transfer::Write(arg)) => self.seek(arg),
+            (Command::SearchIdEqual { multitrack }, Transfer::Write(arg)) => {
+                self.search_id_equal(arg, multitrack)
+            }
+            (Command::ReadData { multitrack }, Transfer::Read(buf)) => {
+                self.read_data(found, multitrack, buf)
+            }
+            (Command::ReadKeyData { multitrack }, Transfer::Read(buf)) => {
+                self.read_key_data(found, multitrack, buf)
+            }
+            (Command::ReadHomeAddress { multitrack }, Transfer::Read(buf)) => {
+                self.read_home_address(multitrack, buf)
+            }
+            (Command::ReadCount { multitrack }, Transfer::Read(buf)) => {
+                self.read_count(multitrack, buf)
+            }
+            (Command::ReadCountKeyData { multitrack }, Transfer::Read(buf)) => {
+                self.read_count_key_data(multitrack, buf)
+            }
+            (Command::WriteData { multitrack }, Transfer::Write(data)) => {
+                self.write_data(found, multitrack, data)
+            }
+            (Command::WriteKeyData { multitrack }, Transfer::Write(data)) => {
+                self.write_key_data(found, multitrack, data)
+            }
+            (Command::Format(format), Transfer::Write(arg)) => {
+                self.format_write(format, found, arg)
+            }
+            // A command the device knows, offered without its data (a CCW
+            // count of zero) or in the wrong direction.
+            _ => self.reject(SENSE7_COUNT_TOO_SHORT),
         }
     }
 
