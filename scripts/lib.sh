@@ -12,6 +12,26 @@ QVC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QVC_SIM_LATENCY=${QVC_SIM_LATENCY:-1000}
 
 log() { printf '\n== %s\n' "$*" >&2; }
+
+# check NAME COMMAND...: runs COMMAND as one check of a script's, printing
+# "ok: NAME" or "FAILED: NAME" and counting it; check_summary prints the
+# line scripts/test adds up and fails if any check did.
+passed=0 failed=0
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        echo "ok: $name"
+        passed=$((passed + 1))
+    else
+        echo "FAILED: $name"
+        failed=$((failed + 1))
+    fi
+}
+check_summary() {
+    echo "check: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # debian_archive_field FIELD: FIELD's value in the machine's Debian archive
@@ -48,21 +68,30 @@ add_apt_source() {
     fi
 }
 
-# private_apt DIR TYPES SUITE: an apt configuration of the project's own
-# in DIR (its file is DIR/apt.conf) that knows only SUITE of the machine's
-# archive, with its own package lists and cache, updated now. For
-# look-ups that must not change the machine's apt sources (QEMU's source
-# packages of other Debian releases).
-private_apt() {
+# apt_config_dir DIR: an apt configuration in DIR (its file is
+# DIR/apt.conf) with package lists and caches of its own, empty at first.
+apt_config_dir() {
     local dir=$1
-    mkdir -p "$dir"/lists/partial "$dir"/cache/archives/partial "$dir"/sources.list.d
+    mkdir -p "$dir"/lists/partial "$dir"/cache/archives/partial
     # apt downloads as _apt where that user can write.
     chmod 755 "$dir" "$dir"/lists "$dir"/cache
     chown _apt "$dir"/lists/partial "$dir"/cache/archives/partial 2>/dev/null || true
-    apt_source_stanza "$2" "$3" >"$dir/sources.list.d/$3.sources"
     cat >"$dir/apt.conf" <<CONF
 Dir::State::Lists "$dir/lists/";
 Dir::Cache "$dir/cache/";
+CONF
+}
+
+# private_apt DIR TYPES SUITE: an apt configuration of the project's own
+# in DIR (apt_config_dir) that knows only SUITE of the machine's archive,
+# updated now. For look-ups that must not change the machine's apt sources
+# (QEMU's source packages of other Debian releases).
+private_apt() {
+    local dir=$1
+    apt_config_dir "$dir"
+    mkdir -p "$dir"/sources.list.d
+    apt_source_stanza "$2" "$3" >"$dir/sources.list.d/$3.sources"
+    cat >>"$dir/apt.conf" <<CONF
 Dir::Etc::sourcelist "/dev/null";
 Dir::Etc::sourceparts "$dir/sources.list.d/";
 CONF
