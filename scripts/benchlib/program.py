@@ -58,8 +58,8 @@ def sizes(quick):
     """Reads per device: (a) at latency 0, (a) with service time, each
     device of the scale runs; and the device counts of the scale runs."""
     if quick:
-        return 2000, 20, 100, (1, 8)
-    return 20000, 300, 500, (1, 8, 64)
+        return 5000, 20, 200, (1, 8)
+    return 100000, 500, 2000, (1, 8, 64)
 
 
 def _payload_with(template, ios, all_subchannels):
