@@ -152,6 +152,25 @@ class Run:
                 log.write(line.decode(errors="replace"))
                 log.flush()
 
+    async def _until(self, awaitable, what):
+        """`awaitable`'s result, unless QEMU (or the launcher) ends first or
+        TIMEOUT passes: then a failure naming `what` it was waiting for."""
+        task = asyncio.ensure_future(awaitable)
+        ended = asyncio.ensure_future(self.proc.wait())
+        done, _ = await asyncio.wait({task, ended}, timeout=TIMEOUT,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ended.cancel()
+            return task.result()
+        task.cancel()
+        if ended in done:
+            ended.result()
+            await asyncio.sleep(0.1)    # the pump's last lines
+            raise self.failure(f"QEMU ended (exit status {self.proc.returncode}) "
+                               f"while the runner waited for {what}")
+        ended.cancel()
+        raise self.failure(f"no {what} within {TIMEOUT} s")
+
     def failure(self, what):
         tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
         return RuntimeError(f"{self.build.name} QEMU, {len(self.volumes)} DASD(s), "
@@ -168,8 +187,8 @@ class Run:
             stderr=subprocess.PIPE)
         pump = asyncio.create_task(self._pump(self.proc.stderr))
         try:
-            await asyncio.wait_for(qmp.accept(), TIMEOUT)
-            await qmp.execute("query-status")
+            await self._until(qmp.accept(), "QEMU's QMP connection")
+            await self._until(qmp.execute("query-status"), "the answer to query-status")
             ready = time.monotonic()
             if self.spawned_at is None:
                 raise self.failure("the launcher never said it started QEMU")
@@ -177,7 +196,7 @@ class Run:
             rss = _rss_kib(pid)
             with qmp.listener("GUEST_PANICKED") as events:
                 await qmp.execute("cont")
-                event = await asyncio.wait_for(events.get(), TIMEOUT)
+                event = await self._until(events.get(), "the guest's disabled wait")
             info = event.get("data", {}).get("info", {})
             dump = self.dir / "results.bin"
             size = struct.calcsize(RESULTS_FORMAT)
@@ -186,8 +205,6 @@ class Run:
             results = dict(zip(RESULTS_FIELDS, struct.unpack(RESULTS_FORMAT,
                                                               dump.read_bytes())))
             await qmp.execute("quit")
-        except asyncio.TimeoutError:
-            raise self.failure(f"no QMP answer or guest stop within {TIMEOUT} s") from None
         finally:
             try:
                 await qmp.disconnect()
