@@ -132,7 +132,7 @@ def main():
     print("median of the rounds; spread = min-max over the rounds; ratio >1.00 means rust is "
           "better:")
     print("  rust/c for higher-is-better figures (^), c/rust for lower-is-better ones (v)")
-    width = max(len(k) for k in values) + 4
+    width = max((len(k) for k in values), default=44) + 4
     print(f"{'figure':{width}} {'unit':6} {'c':>10} {'rust':>10}  {'spread c':>19}  "
           f"{'spread rust':>19}  {'ratio':>6}")
     headline = None
@@ -140,6 +140,11 @@ def main():
         unit, higher = meta[key]
         c, rust = per_build.get("c", []), per_build.get("rust", [])
         if not c or not rust:
+            # A figure only one build gave: shown, with no ratio.
+            only = "c" if c else "rust"
+            got = c or rust
+            print(f"{key:{width}} {unit:6} {number(statistics.median(got)) if c else 'n/a':>10} "
+                  f"{'n/a' if c else number(statistics.median(got)):>10}  (only {only} gave it)")
             continue
         mc, mr = statistics.median(c), statistics.median(rust)
         if higher:
