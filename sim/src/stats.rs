@@ -235,6 +235,79 @@ pub fn report(devices: &[(String, Stats)]) -> String {
     out
 }
 
+/// The same counters as [`report`], as one JSON object for programs
+/// (scripts/bench reads device-fd syscalls per I/O from it):
+/// `{"devices": [{"name": ..., "stats": {...}}, ...], "total": {...}}`,
+/// where each `stats` has every operation kind under `ops` (zeros
+/// included, so a reader never meets a missing key), failed operations by
+/// errno under `errors`, and the channel's counters. Hand-written: the
+/// simulator takes no serialization dependency for one flat shape.
+pub fn report_json(devices: &[(String, Stats)]) -> String {
+    let mut total = Stats::default();
+    let mut out = String::from("{\"devices\":[");
+    for (i, (name, stats)) in devices.iter().enumerate() {
+        total.add(stats);
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            "{{\"name\":{},\"stats\":{}}}",
+            json_string(name),
+            stats.json()
+        ));
+    }
+    out.push_str(&format!("],\"total\":{}}}", total.json()));
+    out
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Stats {
+    /// These counters as a JSON object (see [`report_json`]).
+    pub fn json(&self) -> String {
+        let ops: Vec<String> = OpKind::ALL
+            .iter()
+            .map(|k| format!("\"{}\":{}", k.name(), self.ops.get(*k)))
+            .collect();
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(errno, n)| format!("\"{errno}\":{n}"))
+            .collect();
+        format!(
+            "{{\"ops\":{{{}}},\"errors\":{{{}}},\"interrupts\":{{\"io\":{},\"crw\":{},\"req\":{}}},\
+             \"device_fd_syscalls\":{},\"removal_requests\":{},\"ssch\":{},\"hsch\":{},\"csch\":{},\
+             \"ccws_executed\":{},\"bytes_read\":{},\"bytes_written\":{}}}",
+            ops.join(","),
+            errors.join(","),
+            self.interrupts.io,
+            self.interrupts.crw,
+            self.interrupts.req,
+            self.device_fd_syscalls,
+            self.removal_requests,
+            self.ssch,
+            self.hsch,
+            self.csch,
+            self.ccws_executed,
+            self.bytes_read,
+            self.bytes_written
+        )
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "vfio-ccw-sim statistics")?;
@@ -318,5 +391,42 @@ mod tests {
         assert!(total.contains("io-write     10"), "{total}");
         assert!(total.contains("EBUSY (16) 2"), "{total}");
         assert!(total.contains("ssch 8 "), "{total}");
+    }
+
+    #[test]
+    fn the_json_report_has_every_counter_of_one_device() {
+        let mut one = device(3, 4);
+        one.device_fd_syscalls = 9;
+        one.interrupts.io = 3;
+        assert_eq!(
+            one.json(),
+            "{\"ops\":{\"io-write\":4,\"io-read\":0,\"cmd-write\":0,\"cmd-read\":0,\
+             \"schib-read\":0,\"crw-read\":0,\"device-info\":0,\"region-info\":0,\
+             \"irq-info\":0,\"set-irqs\":0,\"reset\":0,\"dma-map\":0,\"dma-unmap\":0},\
+             \"errors\":{\"16\":1},\"interrupts\":{\"io\":3,\"crw\":0,\"req\":0},\
+             \"device_fd_syscalls\":9,\"removal_requests\":0,\"ssch\":3,\"hsch\":0,\"csch\":0,\
+             \"ccws_executed\":0,\"bytes_read\":0,\"bytes_written\":0}"
+        );
+    }
+
+    #[test]
+    fn the_json_report_lists_each_device_then_the_total() {
+        let text = report_json(&[
+            ("device 0 (0.0.0313)".into(), device(3, 4)),
+            ("device \"1\"".into(), device(5, 6)),
+        ]);
+        assert!(
+            text.starts_with("{\"devices\":[{\"name\":\"device 0 (0.0.0313)\",\"stats\":{"),
+            "{text}"
+        );
+        assert!(
+            text.contains("{\"name\":\"device \\\"1\\\"\",\"stats\":{"),
+            "{text}"
+        );
+        let total = text.split("],\"total\":").nth(1).unwrap();
+        assert!(total.starts_with("{\"ops\":{\"io-write\":10,"), "{total}");
+        assert!(total.contains("\"errors\":{\"16\":2}"), "{total}");
+        assert!(total.contains("\"ssch\":8,"), "{total}");
+        assert!(total.ends_with("}}"), "{total}");
     }
 }

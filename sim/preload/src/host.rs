@@ -290,9 +290,11 @@ fn connect_paths(host: &'static Host) {
 }
 
 extern "C" fn report_stats() {
-    let Some(target) = env("VFIO_CCW_SIM_STATS") else {
+    let text = env("VFIO_CCW_SIM_STATS");
+    let json = env("VFIO_CCW_SIM_STATS_JSON");
+    if text.is_none() && json.is_none() {
         return;
-    };
+    }
     let Some(host) = host() else {
         return;
     };
@@ -310,10 +312,18 @@ extern "C" fn report_stats() {
             (name, d.kernel.stats())
         })
         .collect();
-    let report = vfio_ccw_sim::stats::report(&devices);
-    if target == "-" {
-        eprintln!("{report}");
-    } else if let Err(e) = std::fs::write(&target, report) {
-        eprintln!("vfio-ccw-sim: cannot write the statistics to {target}: {e}");
+    if let Some(target) = text {
+        let report = vfio_ccw_sim::stats::report(&devices);
+        if target == "-" {
+            eprintln!("{report}");
+        } else if let Err(e) = std::fs::write(&target, report) {
+            eprintln!("vfio-ccw-sim: cannot write the statistics to {target}: {e}");
+        }
+    }
+    if let Some(target) = json {
+        let report = vfio_ccw_sim::stats::report_json(&devices);
+        if let Err(e) = std::fs::write(&target, report + "\n") {
+            eprintln!("vfio-ccw-sim: cannot write the JSON statistics to {target}: {e}");
+        }
     }
 }

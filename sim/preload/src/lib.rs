@@ -22,6 +22,7 @@
 //! | `VFIO_CCW_SIM_LATENCY` | service time of a channel program in microseconds; `0` completes it inside the write; `3390` the disk model | `0` |
 //! | `VFIO_CCW_SIM_SEED` | where the 3390 model's random rotational positions start | `0` |
 //! | `VFIO_CCW_SIM_STATS` | where to write the kernel's counters at exit | stderr if `-` |
+//! | `VFIO_CCW_SIM_STATS_JSON` | where to write the same counters at exit as JSON | none |
 //! | `VFIO_CCW_SIM_CDEV_FD` | an inherited fd that is the first device's cdev, opened | none |
 //! | `VFIO_CCW_SIM_DEVICES` | how many devices (subchannels) the host has | `1` |
 //! | `VFIO_CCW_SIM_CONTROL` | a file (FIFO) of host path events (see `control`) | none |

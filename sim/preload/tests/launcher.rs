@@ -358,6 +358,28 @@ fn a_command_that_used_the_device_gets_a_report_at_exit() {
 }
 
 #[test]
+fn stats_json_writes_the_counters_as_json_for_programs() {
+    root_only!();
+    let dir = scratch("report-json");
+    let stats = dir.join("stats.json");
+    let out = run_probe_on_device(
+        &dir,
+        &["--stats-json", &stats.to_string_lossy()],
+        &["info", "region=0"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(
+        json.starts_with("{\"devices\":[{\"name\":\"device 0 (subchannel 0.0.0313"),
+        "{json}"
+    );
+    // The device's and the total's: the same single device.
+    assert_eq!(json.matches("\"device-info\":1,").count(), 2, "{json}");
+    assert_eq!(json.matches("\"region-info\":1,").count(), 2, "{json}");
+    assert!(json.ends_with("}}\n"), "{json}");
+}
+
+#[test]
 fn a_command_that_never_opened_the_device_is_told_so() {
     root_only!();
     let out = run(&scratch("unused"), &[], &["true"]);

@@ -50,6 +50,8 @@ options:
                       on that CHPID
   --compat qemu-c     byte order of the stock upstream C device on this host
   --stats FILE        also write the kernel's counters to FILE
+  --stats-json FILE   write the kernel's counters to FILE as JSON (each
+                      device's, then their total; docs/launcher.md)
   --latency US        each channel program (and halt, clear) takes US
                       microseconds on the subchannel's own thread; the
                       interrupt arrives after the write that started it
@@ -98,6 +100,7 @@ struct Options {
     faults: Option<PathBuf>,
     compat: Option<String>,
     stats: Option<PathBuf>,
+    stats_json: Option<PathBuf>,
     latency: vfio_ccw_sim::Latency,
     seed: Option<u64>,
     control: Option<PathBuf>,
@@ -164,6 +167,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
         faults: None,
         compat: None,
         stats: None,
+        stats_json: None,
         latency: vfio_ccw_sim::Latency::Immediate,
         seed: None,
         control: None,
@@ -224,6 +228,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, String> {
                 o.compat = Some(v);
             }
             "--stats" => o.stats = Some(value()?.into()),
+            "--stats-json" => o.stats_json = Some(value()?.into()),
             "--latency" => {
                 let v = value()?.to_string_lossy().into_owned();
                 o.latency = vfio_ccw_sim::Latency::parse(&v).map_err(|e| format!("--{e}"))?;
@@ -580,6 +585,14 @@ fn run(o: Options) -> Result<ExitCode, String> {
     }
     if let Some(compat) = &o.compat {
         command.env("VFIO_CCW_SIM_COMPAT", compat);
+    }
+    if let Some(path) = &o.stats_json {
+        // The interposer writes it from COMMAND's exit, whose working
+        // directory may differ from ours.
+        let path = std::path::absolute(path)
+            .map_err(|e| format!("--stats-json {}: {e}", path.display()))?;
+        let _ = std::fs::remove_file(&path);
+        command.env("VFIO_CCW_SIM_STATS_JSON", path);
     }
     let made_fifo = match &o.control {
         Some(path) => {
