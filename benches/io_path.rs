@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Figures for the I/O path against the in-process simulated kernel:
 //! time per SSCH-to-interrupt round trip, heap allocations and device-fd
-//! calls per I/O, split into library and simulated-kernel time.
+//! calls per I/O, split into library and simulated-kernel time; once
+//! calling the device's methods and once through the C ABI as QEMU's shim
+//! calls it (registry lookup, panic boundary, outcome copy included).
 //! Run with `scripts/bench`; prints, never asserts.
 
 #[path = "../tests/common/mod.rs"]
@@ -17,6 +19,9 @@ use common::{Hook, Hooked, Ram};
 use counting_alloc::{allocations, in_kernel, in_userspace};
 use qemu_vfio_ccw::css::{Orb, Pmcw, Schib, Scsw, ORB_CTRL0_MASK_PFCH};
 use qemu_vfio_ccw::device::{Config, Device};
+use qemu_vfio_ccw::ffi::{
+    qvc_device_io_interrupt, qvc_device_start, register, QvcHandle, QvcOutcome, QvcStatus,
+};
 use vfio_ccw_sim::ccw_device::{dstat, CcwDevice, Response, Transfer};
 use vfio_ccw_sim::{Kernel, SimConfig};
 
@@ -67,8 +72,10 @@ fn main() {
     kernel
         .dma_map(0, ram.as_ptr() as u64, ram.len() as u64, 3)
         .expect("dma map");
-    let fd = Hooked::boxed(Box::new(kernel.open_device().expect("open")), Timed);
-    let mut device = Device::realize(fd, "0.0.0313", Config::default()).expect("realize");
+    let realize = || {
+        let fd = Hooked::boxed(Box::new(kernel.open_device().expect("open")), Timed);
+        Device::realize(fd, "0.0.0313", Config::default()).expect("realize")
+    };
     let orb = Orb {
         ctrl0: 0x0080 | ORB_CTRL0_MASK_PFCH,
         lpm: 0xff,
@@ -87,12 +94,44 @@ fn main() {
         ..Schib::default()
     };
 
-    let round = |device: &mut Device| {
+    println!("I/O path, SSCH to interrupt, {ios} no-op channel programs on the simulated kernel");
+    let mut device = realize();
+    measure("the device's methods", ios, || {
         assert_eq!(device.start(&orb, &schib, 0x1000).ret, 0);
         assert_ne!(device.io_interrupt(&schib).actions, 0);
-    };
+    });
+    drop(device);
+
+    let handle: QvcHandle = register(realize());
+    let mut out = QvcOutcome::new();
+    measure("the C ABI (QEMU's shim's calls)", ios, || {
+        // SAFETY: every pointer is to a live local of the right type.
+        unsafe {
+            assert_eq!(
+                qvc_device_start(
+                    handle,
+                    &raw const orb,
+                    &raw const schib,
+                    0x1000,
+                    &raw mut out
+                ),
+                QvcStatus::Ok
+            );
+            assert_eq!(out.ret, 0);
+            assert_eq!(
+                qvc_device_io_interrupt(handle, &raw const schib, &raw mut out),
+                QvcStatus::Ok
+            );
+        }
+        assert_ne!(out.actions, 0);
+    });
+}
+
+/// Runs `round` 1,000 times to warm up, then `ios` times, and prints the
+/// figures of the timed part.
+fn measure(how: &str, ios: u64, mut round: impl FnMut()) {
     for _ in 0..1000 {
-        round(&mut device);
+        round();
     }
     let (a0, k0, f0) = (
         allocations(),
@@ -102,13 +141,13 @@ fn main() {
     let start = Instant::now();
     in_userspace(|| {
         for _ in 0..ios {
-            round(&mut device);
+            round();
         }
     });
     let total = start.elapsed();
     let kernel_time = Duration::from_nanos(KERNEL_NANOS.load(Ordering::Relaxed) - k0);
     let per = |d: Duration| d.as_nanos() as f64 / ios as f64;
-    println!("I/O path, SSCH to interrupt, {ios} no-op channel programs on the simulated kernel");
+    println!(" through {how}:");
     println!(
         "  round trip            {:8.0} ns/io  ({:.0} io/s)",
         per(total),

@@ -23,13 +23,11 @@
 //!   serve callers built against this one.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use once_cell::sync::Lazy;
 
 use crate::css::{Crw, Esw, Orb, Schib};
 use crate::device::{Config, Device, Outcome};
@@ -216,7 +214,11 @@ const _: () = {
 /// handle before unrealize removed it finds `None` here and is refused.
 type Shared = Arc<Mutex<Option<Device>>>;
 
-static DEVICES: Lazy<Mutex<HashMap<QvcHandle, Shared>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+/// Every registered device. A B-tree, not a hash map: a lookup is a few
+/// integer compares for the handful of devices a guest has, where hashing
+/// the handle with SipHash was the largest part of the ABI's own cost per
+/// I/O (benches/io_path.rs, docs/performance.md).
+static DEVICES: Mutex<BTreeMap<QvcHandle, Shared>> = Mutex::new(BTreeMap::new());
 static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
