@@ -61,7 +61,8 @@ RESULT = re.compile(r"^BENCH-LINUX: (read|write) bs=(\d+) bytes=(\d+) ios=(\d+) 
 
 
 class RoundFailed(RuntimeError):
-    """A round that gave no figures, naming the build and what went wrong."""
+    """A round (or its preparation) that gave no figures, naming the
+    build and what went wrong."""
 
 
 def _dir(work):
@@ -96,21 +97,20 @@ def _fresh(stamp, key, *outputs):
 
 def _kernel(d):
     """Debian's s390x kernel and busybox, downloaded once by
-    scripts/linux-kernel.sh; returns (vmlinuz, moddir, modules). The
-    answer is kept in kernel.txt, so a later run neither updates apt's
-    lists nor asks apt again; remove it to take a newer kernel."""
+    scripts/linux-kernel.sh; returns (vmlinuz, moddir, modules, busybox).
+    The answer is kept in kernel.txt, so a later run neither updates
+    apt's lists nor asks apt again; remove it to take a newer kernel."""
     record = d / "kernel.txt"
     if record.exists():
-        fields = dict(line.split("=", 1) for line in record.read_text().splitlines() if "=" in line)
-        vmlinuz, moddir = Path(fields.get("vmlinuz", "")), Path(fields.get("moddir", ""))
-        modules = [m for m in fields.get("modules", "").split() if m]
-        if vmlinuz.is_file() and modules and all((moddir / m).is_file() for m in modules):
-            return vmlinuz, moddir, modules
+        found = _kernel_record(record.read_text())
+        if found:
+            return found
+    # kmod for depmod (linux-kernel.sh), cpio for _initramfs.
     script = r"""
 set -euo pipefail
 . "$1/scripts/lib.sh"
 work=$2
-apt_install kmod
+apt_install kmod cpio
 . "$QVC_ROOT/scripts/linux-kernel.sh"
 add_module dasd_mod
 add_module dasd_eckd_mod
@@ -121,8 +121,26 @@ printf 'vmlinuz=%s\nmoddir=%s\nmodules=%s\n' "$vmlinuz" "$moddir" "${modules[*]}
     if out.returncode != 0:
         raise RoundFailed(f"linux workload: getting Debian's s390x kernel and busybox into {d} "
                           f"failed (status {out.returncode}; apt's messages above)")
+    found = _kernel_record(out.stdout)
+    if not found:
+        raise RoundFailed(f"linux workload: scripts/linux-kernel.sh left no kernel, modules "
+                          f"dasd_mod and dasd_eckd_mod or busybox in {d}: it said {out.stdout!r}")
     record.write_text(out.stdout)
-    return _kernel(d)
+    return found
+
+
+def _kernel_record(text):
+    """(vmlinuz, moddir, modules, busybox) from linux-kernel.sh's answer,
+    if the files it names and busybox (in the same root) are all there;
+    else None."""
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    vmlinuz, moddir = Path(fields.get("vmlinuz", "")), Path(fields.get("moddir", ""))
+    modules = fields.get("modules", "").split()
+    busybox = moddir.parents[2] / "bin" / "busybox" if len(moddir.parents) > 2 else None
+    if (vmlinuz.is_file() and modules and all((moddir / m).is_file() for m in modules)
+            and busybox and busybox.is_file()):
+        return vmlinuz, moddir, modules, busybox
+    return None
 
 
 def _bench_program(d):
@@ -135,9 +153,11 @@ def _bench_program(d):
     stamp = d / "bench.key"
     if _fresh(stamp, key, out):
         return out
-    if shutil.which("s390x-linux-gnu-gcc") is None:
-        subprocess.run(["bash", "-c", '. "$1/scripts/lib.sh"; apt_install gcc-s390x-linux-gnu',
-                        "apt", str(ROOT)], check=True)
+    # apt_install leaves recommendations out, and the cross compiler only
+    # recommends the s390x C library a static program links.
+    subprocess.run(["bash", "-c", '. "$1/scripts/lib.sh"; '
+                    'apt_install gcc-s390x-linux-gnu libc6-dev-s390x-cross', "apt", str(ROOT)],
+                   check=True)
     subprocess.run(["s390x-linux-gnu-gcc", *flags, "-o", str(out), str(src)], check=True)
     stamp.write_text(key)
     return out
@@ -200,11 +220,11 @@ def prepare(work, quick):
     d.mkdir(parents=True, exist_ok=True)
     # Through cargo every time (a no-op when fresh): the simulated kernel
     # is part of what is measured.
+    path = f"{Path.home()}/.cargo/bin:{os.environ.get('PATH', '')}"
     subprocess.run(["cargo", "build", "--release", "--locked", "-q", "--manifest-path",
                     str(ROOT / "Cargo.toml"), "-p", "vfio-ccw-sim", "-p", "vfio-ccw-sim-preload"],
-                   check=True, env={**os.environ, "PATH": f"{Path.home()}/.cargo/bin:{os.environ['PATH']}"})
-    vmlinuz, moddir, modules = _kernel(d)
-    busybox = d / "root" / "bin" / "busybox"
+                   check=True, env={**os.environ, "PATH": path})
+    vmlinuz, moddir, modules, busybox = _kernel(d)
     program = _bench_program(d)
     initrd = _initramfs(d, busybox, moddir, modules, program)
     volume = _volume(d, quick)
@@ -217,8 +237,13 @@ def _prepared(d, quick):
     if not record.exists():
         raise RoundFailed(f"linux workload: {d} is not prepared for the "
                           f"{'quick' if quick else 'full'} form; prepare() comes first")
-    fields = dict(line.split("=", 1) for line in record.read_text().splitlines())
-    return Path(fields["vmlinuz"]), Path(fields["initrd"]), Path(fields["volume"])
+    fields = dict(line.split("=", 1) for line in record.read_text().splitlines() if "=" in line)
+    paths = [Path(fields.get(k, "")) for k in ("vmlinuz", "initrd", "volume")]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise RoundFailed(f"linux workload: {record} names files that are not there "
+                          f"({', '.join(missing)}); prepare() makes them again")
+    return paths
 
 
 def _tests(quick):
@@ -260,10 +285,12 @@ def _calls_per_ssch(stats, name):
     try:
         text = stats.read_text()
     except FileNotFoundError:
-        raise RoundFailed(f"linux workload on {name}: the launcher wrote no counters to {stats}") from None
+        raise RoundFailed(f"linux workload on {name}: the launcher wrote no counters to "
+                          f"{stats}") from None
     calls, ssch = STATS_CALLS.search(text), STATS_SSCH.search(text)
     if not calls or not ssch or int(ssch.group(1)) == 0:
-        raise RoundFailed(f"linux workload on {name}: no device-fd syscalls or SSCH count in {stats}")
+        raise RoundFailed(f"linux workload on {name}: no device-fd syscalls or SSCH count in "
+                          f"{stats}")
     return int(calls.group(1)) / int(ssch.group(1))
 
 
@@ -283,12 +310,12 @@ def _qemu_command(build, vmlinuz, initrd, qmp, tests, region):
 def _parse(line, want, name):
     """A result line's (bytes, ios, ns), checked against the test it
     answers; raises naming the build and the test if it does not add up."""
-    m = RESULT.match(line)
-    if not m:
-        raise RoundFailed(f"linux workload on {name}: malformed result line '{line}'")
-    mode, bs, nbytes, ios, ns = m.group(1), *map(int, m.groups()[1:])
     wmode, wbs, wbytes = want
     what = f"the {wmode} test with {wbs}-byte requests"
+    m = RESULT.match(line)
+    if not m:
+        raise RoundFailed(f"linux workload on {name}: malformed result line for {what}: '{line}'")
+    mode, bs, nbytes, ios, ns = m.group(1), *map(int, m.groups()[1:])
     if (mode, bs) != (wmode, wbs):
         raise RoundFailed(f"linux workload on {name}: expected the result of {what}, got '{line}'")
     if nbytes != wbytes or ios != wbytes // wbs or ns <= 0:
@@ -305,7 +332,8 @@ async def _round(build, d, tag, vmlinuz, initrd, volume, stats, latency_us, test
                           f"into build/venv") from e
     name = build.name
     if not LAUNCHER.exists():
-        raise RoundFailed(f"linux workload on {name}: no launcher at {LAUNCHER}; prepare() builds it")
+        raise RoundFailed(f"linux workload on {name}: no launcher at {LAUNCHER}; prepare() "
+                          f"builds it")
     qmp_path = d / f"qmp-{name}.sock"
     qmp_path.unlink(missing_ok=True)
     console_path = d / f"console-{tag}.log"
@@ -400,8 +428,12 @@ async def _drive(proc, lines, qmp, qmp_path, shutdown, name, tests, quick, where
     line = await next_line("the guest's end", 60)
     if line != "BENCH-LINUX: done":
         raise RoundFailed(f"linux workload on {name}: expected 'done', got '{line}' {where}")
-    await asyncio.wait_for(shutdown.get(), 60)
-    status = await asyncio.wait_for(proc.wait(), 60)
+    try:
+        await asyncio.wait_for(shutdown.get(), 60)
+        status = await asyncio.wait_for(proc.wait(), 60)
+    except asyncio.TimeoutError:
+        raise RoundFailed(f"linux workload on {name}: the guest said 'done' but QEMU neither "
+                          f"reported SHUTDOWN nor exited within 60 s {where}") from None
     if status != 0:
         raise RoundFailed(f"linux workload on {name}: QEMU exited {status} after the guest "
                           f"powered off {where}")
