@@ -10,7 +10,8 @@ makes the volume's template; each is kept under work/linux/ and made again
 only when what it is made from changes. run_once() boots the guest on a
 fresh copy of the volume under vfio-ccw-sim, watches it over QMP (qemu.qmp)
 until it powers off, and turns the guest's BENCH-LINUX lines into Figures:
-MB/s (10^6 bytes a second) and IO/s of each test. docs/performance-linux.md
+MB/s (10^6 bytes a second), IO/s and the median and 99th percentile of
+the requests' times of each test. docs/performance-linux.md
 says what the figures include.
 
 Run alone (before or without the runner): scripts/bench-linux."""
@@ -57,7 +58,8 @@ TEST_TIMEOUT = {False: 600, True: 120}
 # channel program.
 STATS_CALLS = re.compile(r"^\s*device fd syscalls: (\d+)\s*$", re.M)
 STATS_SSCH = re.compile(r"^\s*channel: ssch (\d+) ", re.M)
-RESULT = re.compile(r"^BENCH-LINUX: (read|write) bs=(\d+) bytes=(\d+) ios=(\d+) ns=(\d+)\s*$")
+RESULT = re.compile(r"^BENCH-LINUX: (read|write) bs=(\d+) bytes=(\d+) ios=(\d+) ns=(\d+) "
+                    r"p50=(\d+) p99=(\d+)\s*$")
 
 
 class RoundFailed(RuntimeError):
@@ -267,12 +269,16 @@ def run_once(build, work, latency_us, quick):
         volume.unlink(missing_ok=True)
     figures = []
     for mode, bs, _ in tests:
-        nbytes, ios, ns = results[(mode, bs)]
+        nbytes, ios, ns, p50, p99 = results[(mode, bs)]
         size = f"{bs // 1024}KiB"
         figures.append(Figure(f"linux {mode} {size} O_DIRECT throughput", "MB/s",
                               nbytes / ns * 1000.0, True))
         figures.append(Figure(f"linux {mode} {size} O_DIRECT rate", "IO/s",
                               ios / ns * 1e9, True))
+        figures.append(Figure(f"linux {mode} {size} O_DIRECT latency p50", "us", p50 / 1000.0,
+                              False))
+        figures.append(Figure(f"linux {mode} {size} O_DIRECT latency p99", "us", p99 / 1000.0,
+                              False))
     figures.append(Figure("linux device-fd syscalls per SSCH", "calls",
                           _calls_per_ssch(stats, build.name), False))
     return figures
@@ -308,20 +314,25 @@ def _qemu_command(build, vmlinuz, initrd, qmp, tests, region):
 
 
 def _parse(line, want, name):
-    """A result line's (bytes, ios, ns), checked against the test it
+    """A result line's (bytes, ios, ns, p50, p99), checked against the test it
     answers; raises naming the build and the test if it does not add up."""
     wmode, wbs, wbytes = want
     what = f"the {wmode} test with {wbs}-byte requests"
     m = RESULT.match(line)
     if not m:
         raise RoundFailed(f"linux workload on {name}: malformed result line for {what}: '{line}'")
-    mode, bs, nbytes, ios, ns = m.group(1), *map(int, m.groups()[1:])
+    mode, bs, nbytes, ios, ns, p50, p99 = m.group(1), *map(int, m.groups()[1:])
     if (mode, bs) != (wmode, wbs):
         raise RoundFailed(f"linux workload on {name}: expected the result of {what}, got '{line}'")
     if nbytes != wbytes or ios != wbytes // wbs or ns <= 0:
         raise RoundFailed(f"linux workload on {name}: {what} reported bytes={nbytes} ios={ios} "
                           f"ns={ns}, not bytes={wbytes} ios={wbytes // wbs} in a positive time")
-    return nbytes, ios, ns
+    # Each request's time is part of the whole: a median or a tail
+    # outside it is a broken line, not a figure.
+    if not 0 < p50 <= p99 <= ns:
+        raise RoundFailed(f"linux workload on {name}: {what} reported p50={p50} p99={p99} "
+                          f"ns={ns}: want 0 < p50 <= p99 <= ns")
+    return nbytes, ios, ns, p50, p99
 
 
 async def _round(build, d, tag, vmlinuz, initrd, volume, stats, latency_us, tests, region, quick):
@@ -384,7 +395,7 @@ async def _round(build, d, tag, vmlinuz, initrd, volume, stats, latency_us, test
 
 async def _drive(proc, lines, qmp, qmp_path, shutdown, name, tests, quick, where):
     """Connects to QMP, takes the guest's lines test by test, waits for
-    its SHUTDOWN and QEMU's exit; returns {(mode, bs): (bytes, ios, ns)}."""
+    its SHUTDOWN and QEMU's exit; returns {(mode, bs): _parse's answer}."""
     from qemu.qmp import ConnectError
 
     # QEMU binds the socket before it listens on it: until then a

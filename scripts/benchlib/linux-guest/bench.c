@@ -3,8 +3,12 @@
 // writes of a block device with the guest's own clock and prints one
 // line per test on stdout (the console), which the host parses:
 //
-//   BENCH-LINUX: MODE bs=BS bytes=B ios=N ns=T
+//   BENCH-LINUX: MODE bs=BS bytes=B ios=N ns=T p50=L p99=M
 //   BENCH-LINUX: error MODE bs=BS WHAT
+//
+// T is the whole test's time; L and M the median and 99th percentile of
+// its requests' times (nearest rank), each from the end of the request
+// before (one clock read per request) to the end of its own, in ns.
 //
 // usage: bench DEVICE START REGION MODE:BS:BYTES...
 // Each test issues BYTES / BS requests of BS bytes, one at a time (queue
@@ -108,12 +112,27 @@ static uint64_t check(const unsigned char *buf, uint64_t bs, uint64_t offset)
     return UINT64_MAX;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static int run(int fd, const struct test *t, uint64_t start, uint64_t region, unsigned char *buf)
 {
     const char *mode = t->write ? "write" : "read";
     uint64_t ios = t->bytes / t->bs;
     uint64_t pos = 0;
+    // Allocated before the clock starts.
+    uint64_t *times = calloc(ios, sizeof(*times));
+    if (!times) {
+        printf("BENCH-LINUX: error %s bs=%" PRIu64 " no memory for %" PRIu64 " request times\n",
+            mode, t->bs, ios);
+        return -1;
+    }
     uint64_t begin = now_ns();
+    uint64_t last = begin;
     for (uint64_t i = 0; i < ios; i++) {
         uint64_t offset = start + pos;
         ssize_t done;
@@ -127,14 +146,19 @@ static int run(int fd, const struct test *t, uint64_t start, uint64_t region, un
             printf("BENCH-LINUX: error %s bs=%" PRIu64 " request %" PRIu64 " at offset %" PRIu64
                    " returned %zd (%s)\n",
                 mode, t->bs, i, offset, done, done < 0 ? strerror(errno) : "short");
+            free(times);
             return -1;
         }
+        uint64_t end = now_ns();
+        times[i] = end - last;
+        last = end;
         if (!t->write) {
             uint64_t bad = check(buf, t->bs, offset);
             if (bad != UINT64_MAX) {
                 printf("BENCH-LINUX: error %s bs=%" PRIu64 " block at offset %" PRIu64
                        " does not hold what the write test put there\n",
                     mode, t->bs, bad);
+                free(times);
                 return -1;
             }
         }
@@ -145,11 +169,15 @@ static int run(int fd, const struct test *t, uint64_t start, uint64_t region, un
     }
     if (t->write && fsync(fd) != 0) {
         printf("BENCH-LINUX: error %s bs=%" PRIu64 " fsync: %s\n", mode, t->bs, strerror(errno));
+        free(times);
         return -1;
     }
     uint64_t ns = now_ns() - begin;
-    printf("BENCH-LINUX: %s bs=%" PRIu64 " bytes=%" PRIu64 " ios=%" PRIu64 " ns=%" PRIu64 "\n", mode,
-        t->bs, t->bytes, ios, ns);
+    qsort(times, ios, sizeof(*times), by_value);
+    printf("BENCH-LINUX: %s bs=%" PRIu64 " bytes=%" PRIu64 " ios=%" PRIu64 " ns=%" PRIu64
+           " p50=%" PRIu64 " p99=%" PRIu64 "\n",
+        mode, t->bs, t->bytes, ios, ns, times[(ios - 1) * 50 / 100], times[(ios - 1) * 99 / 100]);
+    free(times);
     return 0;
 }
 
