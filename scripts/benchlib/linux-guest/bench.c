@@ -1,27 +1,31 @@
-// SPDX-License-Identifier: GPL-2.0-or-later
-// scripts/benchlib/linux.py's guest program: times O_DIRECT reads and
-// writes of a block device with the guest's own clock and prints one
-// line per test on stdout (the console), which the host parses:
-//
-//   BENCH-LINUX: MODE bs=BS bytes=B ios=N ns=T p50=L p99=M
-//   BENCH-LINUX: error MODE bs=BS WHAT
-//
-// T is the whole test's time; L and M the median and 99th percentile of
-// its requests' times (nearest rank), each from the end of the request
-// before (one clock read per request) to the end of its own, in ns.
-//
-// usage: bench DEVICE START REGION MODE:BS:BYTES...
-// Each test issues BYTES / BS requests of BS bytes, one at a time (queue
-// depth 1: each request waits for the previous one's interrupt, so the
-// time per request is the whole path, not hidden by overlap), at offsets
-// START, START+BS, ... wrapping within [START, START+REGION). BS must
-// divide REGION and BYTES be at least REGION, so that every test covers the whole region: the
-// first write stamps each 4 KiB block of it with its own offset, and
-// every read checks the stamps of what it got (one load per 4 KiB, free
-// beside the I/O), so a device that returns the wrong blocks or none
-// fails the test instead of looking fast. A write test ends with
-// fsync, inside its time: the DASD driver has no write cache, so it
-// returns at once, but the figure then covers what a writer waits for.
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * scripts/benchlib/linux.py's guest program: times O_DIRECT reads and
+ * writes of a block device with the guest's own clock and prints one
+ * line per test on stdout (the console), which the host parses:
+ *
+ *   BENCH-LINUX: MODE bs=BS bytes=B ios=N ns=T p50=L p99=M
+ *   BENCH-LINUX: error MODE bs=BS WHAT
+ *
+ * T is the whole test's time; L and M the median and 99th percentile of
+ * its requests' times (nearest rank), each from the end of the request
+ * before (one clock read per request) to the end of its own, in ns.
+ *
+ * usage: bench DEVICE START REGION MODE:BS:BYTES...
+ * Each test issues BYTES / BS requests of BS bytes, one at a time (queue
+ * depth 1: each request waits for the previous one's interrupt, so the
+ * time per request is the whole path, not hidden by overlap), at offsets
+ * START, START+BS, ... wrapping within [START, START+REGION). BS must
+ * divide REGION and BYTES be at least REGION, so that every test covers
+ * the whole region: the first write stamps each 4 KiB block of it with
+ * its own offset, and every read checks the stamps of what it got (two
+ * loads per 4 KiB, free beside the I/O), so a device that returns the
+ * wrong blocks or none fails the test instead of looking fast. A write
+ * test ends with fsync, inside its time: the DASD driver has no write
+ * cache, so it returns at once, but the figure then covers what a writer
+ * waits for.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +39,10 @@
 
 #define STAMP_BLOCK 4096
 #define MAX_BS (1024 * 1024)
-// "BENCHLNX" in ASCII, after each block's offset: a block that holds an
-// offset by chance (zeros at offset 0) still fails.
+/*
+ * "BENCHLNX" in ASCII, after each block's offset: a block that holds an
+ * offset by chance (zeros at offset 0) still fails.
+ */
 #define STAMP_MAGIC 0x42454e43484c4e58ULL
 
 struct test {
@@ -57,9 +63,11 @@ static int parse_u64(const char *text, uint64_t *out)
     return 0;
 }
 
-// MODE:BS:BYTES; BS a multiple of the stamp block up to MAX_BS, BYTES a
-// multiple of BS (main also wants BS to divide the region and BYTES to
-// cover it).
+/*
+ * MODE:BS:BYTES; BS a multiple of the stamp block up to MAX_BS, BYTES a
+ * multiple of BS (main also wants BS to divide the region and BYTES to
+ * cover it).
+ */
 static int parse_test(const char *text, struct test *t)
 {
     char mode[8];
@@ -99,7 +107,7 @@ static void stamp(unsigned char *buf, uint64_t bs, uint64_t offset)
     }
 }
 
-// The offset of the first block whose stamp is wrong, or UINT64_MAX.
+/* The offset of the first block whose stamp is wrong, or UINT64_MAX. */
 static uint64_t check(const unsigned char *buf, uint64_t bs, uint64_t offset)
 {
     for (uint64_t b = 0; b < bs; b += STAMP_BLOCK) {
@@ -124,7 +132,7 @@ static int run(int fd, const struct test *t, uint64_t start, uint64_t region, un
     const char *mode = t->write ? "write" : "read";
     uint64_t ios = t->bytes / t->bs;
     uint64_t pos = 0;
-    // Allocated before the clock starts.
+    /* Allocated before the clock starts. */
     uint64_t *times = calloc(ios, sizeof(*times));
     if (!times) {
         printf("BENCH-LINUX: error %s bs=%" PRIu64 " no memory for %" PRIu64 " request times\n",
@@ -183,7 +191,7 @@ static int run(int fd, const struct test *t, uint64_t start, uint64_t region, un
 
 int main(int argc, char **argv)
 {
-    // Line by line to the console, so the host sees each test as it ends.
+    /* Line by line to the console, so the host sees each test as it ends. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     uint64_t start;
     uint64_t region;
@@ -208,7 +216,8 @@ int main(int argc, char **argv)
         struct test t;
         if (parse_test(argv[i], &t) || t.bytes < region || region % t.bs) {
             printf("BENCH-LINUX: error test '%s': want read|write:BS:BYTES, BS a multiple of %d "
-                   "up to %d dividing the region (%" PRIu64 "), BYTES a multiple of BS and at least the region\n",
+                   "up to %d dividing the region (%" PRIu64 "), BYTES a multiple of BS and at "
+                   "least the region\n",
                 argv[i], STAMP_BLOCK, MAX_BS, region);
             return 2;
         }
