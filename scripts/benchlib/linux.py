@@ -10,8 +10,10 @@ makes the volume's template; each is kept under work/linux/ and made again
 only when what it is made from changes. run_once() boots the guest on a
 fresh copy of the volume under vfio-ccw-sim, watches it over QMP (qemu.qmp)
 until it powers off, and turns the guest's BENCH-LINUX lines into Figures:
-MB/s (10^6 bytes a second), IO/s and the median and 99th percentile of
-the requests' times of each test. docs/performance-linux.md
+MB/s (10^6 bytes a second), I/Os per second and the median and 99th
+percentile of the requests' times of each test, and the device-fd calls
+per channel program. latency_us is the launcher's --latency: 3390 is its
+3390 model, given a fixed seed. docs/performance-linux.md
 says what the figures include.
 
 Run alone (before or without the runner): scripts/bench-linux."""
@@ -36,12 +38,20 @@ MKVOL = ROOT / "target" / "release" / "vfio-ccw-mkvol"
 # The tests, in the order the guest runs them: the writes first, as they
 # stamp the blocks the reads then check (linux-guest/bench.c).
 TESTS = (("write", 4096), ("write", 65536), ("read", 4096), ("read", 65536))
-MIB = 1024 * 1024
-# Bytes per test: a few seconds each under TCG at latency 0 on the
-# machine of docs/performance-linux.md; the 64 KiB requests move several
-# times more data in the same time. quick: a fraction of a second each.
-FULL_BYTES = {4096: 32 * MIB, 65536: 384 * MIB}
-QUICK_BYTES = {4096: 1 * MIB, 65536: 4 * MIB}
+KIB = 1024
+MIB = 1024 * KIB
+# Bytes per test by request size, for (quick, with a service time): a
+# few seconds each under TCG at latency 0 on the machine of
+# docs/performance-linux.md (the 64 KiB requests move several times more
+# data in the same time); with a service time (the 3390 model's is about
+# 8 ms for 4 KiB, 22 ms for 64 KiB) as many seconds from fewer requests.
+# quick: a fraction of a second each.
+BYTES = {
+    (False, False): {4096: 32 * MIB, 65536: 384 * MIB},
+    (False, True): {4096: 2 * MIB, 65536: 16 * MIB},
+    (True, False): {4096: 1 * MIB, 65536: 4 * MIB},
+    (True, True): {4096: 256 * KIB, 65536: 1 * MIB},
+}
 # Where the tests' region starts: track 4 (12 blocks of 4 KiB a track),
 # clear of the CDL's keyed records on tracks 0 and 1 (which Linux reads
 # and writes short) and 64 KiB aligned.
@@ -49,6 +59,10 @@ START = 4 * 12 * 4096
 # A 3390 cylinder: 15 tracks of 12 blocks.
 CYLINDER_BYTES = 15 * 12 * 4096
 DEVNO = "fe.0.0001"
+# The launcher's 3390 timing model draws rotational positions from this
+# seed, the same for both builds (scripts/bench.py's latency 3390).
+MODEL_3390 = 3390
+SEED = 3390
 # How long a step may take before the round counts as hung: the guest
 # boots under TCG on a machine shared with other work.
 BOOT_TIMEOUT = 300
@@ -71,13 +85,12 @@ def _dir(work):
     return Path(work) / "linux"
 
 
-def _sizes(quick):
+def _sizes(quick, latency_us):
     """Bytes per test by request size, and the region every test covers:
-    the smallest test's bytes (so each test touches every block of it at
-    least once), whole MiB."""
-    per_bs = QUICK_BYTES if quick else FULL_BYTES
-    region = min(per_bs.values()) // MIB * MIB
-    return per_bs, region
+    the smallest test's bytes, so each test touches every block of it at
+    least once."""
+    per_bs = BYTES[(quick, latency_us != 0)]
+    return per_bs, min(per_bs.values())
 
 
 def _digest(*parts):
@@ -205,8 +218,8 @@ def _initramfs(d, busybox, moddir, modules, program):
 
 def _volume(d, quick):
     """The template every round copies: a CDL 3390 large enough for the
-    region, made by vfio-ccw-mkvol."""
-    _, region = _sizes(quick)
+    largest region of the form, made by vfio-ccw-mkvol."""
+    region = max(_sizes(quick, latency)[1] for latency in (0, 1))
     cylinders = -(-(START + region) // CYLINDER_BYTES) + 1
     out = d / f"template-{cylinders}cyl.3390"
     if not out.exists():
@@ -248,39 +261,43 @@ def _prepared(d, quick):
     return paths
 
 
-def _tests(quick):
-    per_bs, region = _sizes(quick)
+def _tests(quick, latency_us):
+    per_bs, region = _sizes(quick, latency_us)
     return [(mode, bs, per_bs[bs]) for mode, bs in TESTS], region
 
 
 def run_once(build, work, latency_us, quick):
     d = _dir(work)
     vmlinuz, initrd, template = _prepared(d, quick)
-    tests, region = _tests(quick)
+    tests, region = _tests(quick, latency_us)
     tag = f"{build.name}-{'quick' if quick else 'full'}-lat{latency_us}"
     volume = d / f"round-{build.name}.3390"
     shutil.copyfile(template, volume)
-    stats = d / f"stats-{tag}.txt"
-    stats.unlink(missing_ok=True)
+    logs = [d / f"{what}-{tag}.{ext}"
+            for what, ext in (("console", "log"), ("stderr", "log"), ("stats", "txt"))]
+    for log in logs:
+        log.unlink(missing_ok=True)
     try:
-        results = asyncio.run(_round(build, d, tag, vmlinuz, initrd, volume, stats, latency_us,
+        results = asyncio.run(_round(build, d, vmlinuz, initrd, volume, logs, latency_us,
                                      tests, region, quick))
+        calls = _calls_per_ssch(logs[2], build.name)
     finally:
         volume.unlink(missing_ok=True)
+    # Kept only when the round failed: its error names them.
+    for log in logs:
+        log.unlink(missing_ok=True)
+    # As scripts/bench.py's keys: the workload, the test, the latency.
     figures = []
     for mode, bs, _ in tests:
         nbytes, ios, ns, p50, p99 = results[(mode, bs)]
-        size = f"{bs // 1024}KiB"
-        figures.append(Figure(f"linux {mode} {size} O_DIRECT throughput", "MB/s",
-                              nbytes / ns * 1000.0, True))
-        figures.append(Figure(f"linux {mode} {size} O_DIRECT rate", "IO/s",
-                              ios / ns * 1e9, True))
-        figures.append(Figure(f"linux {mode} {size} O_DIRECT latency p50", "us", p50 / 1000.0,
-                              False))
-        figures.append(Figure(f"linux {mode} {size} O_DIRECT latency p99", "us", p99 / 1000.0,
-                              False))
-    figures.append(Figure("linux device-fd syscalls per SSCH", "calls",
-                          _calls_per_ssch(stats, build.name), False))
+        test = f"b: {bs // 1024}K {mode} @{latency_us}"
+        figures += [
+            Figure(f"{test} MB/s", "MB/s", nbytes / ns * 1000.0, True),
+            Figure(f"{test} I/Os per second", "IO/s", ios / ns * 1e9, True),
+            Figure(f"{test} latency p50", "us", p50 / 1000.0, False),
+            Figure(f"{test} latency p99", "us", p99 / 1000.0, False),
+        ]
+    figures.append(Figure(f"b: device-fd syscalls per I/O @{latency_us}", "calls", calls, False))
     return figures
 
 
@@ -335,7 +352,7 @@ def _parse(line, want, name):
     return nbytes, ios, ns, p50, p99
 
 
-async def _round(build, d, tag, vmlinuz, initrd, volume, stats, latency_us, tests, region, quick):
+async def _round(build, d, vmlinuz, initrd, volume, logs, latency_us, tests, region, quick):
     try:
         from qemu.qmp import EventListener, QMPClient
     except ImportError as e:
@@ -347,9 +364,9 @@ async def _round(build, d, tag, vmlinuz, initrd, volume, stats, latency_us, test
                           f"builds it")
     qmp_path = d / f"qmp-{name}.sock"
     qmp_path.unlink(missing_ok=True)
-    console_path = d / f"console-{tag}.log"
-    stderr_path = d / f"stderr-{tag}.log"
-    cmd = [str(LAUNCHER), "run", "--dasd", str(volume), "--latency", str(latency_us),
+    console_path, stderr_path, stats = logs
+    seed = ["--seed", str(SEED)] if latency_us == MODEL_3390 else []
+    cmd = [str(LAUNCHER), "run", "--dasd", str(volume), "--latency", str(latency_us), *seed,
            "--stats", str(stats), *build.launcher_args, "--",
            *_qemu_command(build, vmlinuz, initrd, qmp_path, tests, region)]
     where = f"(console {console_path}, launcher and QEMU messages {stderr_path})"
@@ -459,7 +476,8 @@ def main():
         description="One round of scripts/bench's Linux workload on each QEMU given.")
     p.add_argument("--quick", action="store_true", help="the short form")
     p.add_argument("--latency", type=int, default=0, metavar="US",
-                   help="the simulated kernel's service time per channel program")
+                   help="the simulated kernel's service time per channel program (3390: "
+                        "the 3390 model)")
     p.add_argument("--work", default=str(ROOT / "build" / "bench"), help="the work directory")
     p.add_argument("--firmware", default=str(ROOT / "build" / "qemu" / "firmware"))
     p.add_argument("builds", nargs="+", metavar="NAME=QEMU",
@@ -482,7 +500,7 @@ def main():
         print(f"bench-linux: {b.name} ({b.qemu}), latency {a.latency} us, "
               f"{'quick' if a.quick else 'full'}: round in {time.monotonic() - started:.1f} s")
         for f in figures:
-            print(f"  {f.key:40} {f.value:12.2f} {f.unit}")
+            print(f"  {f.key:36} {f.value:12.2f} {f.unit}")
 
 
 if __name__ == "__main__":

@@ -196,10 +196,10 @@ int main(int argc, char **argv)
     uint64_t start;
     uint64_t region;
     if (argc < 5 || parse_u64(argv[2], &start) || parse_u64(argv[3], &region) || region == 0 ||
-        start % STAMP_BLOCK || region % MAX_BS) {
+        start % STAMP_BLOCK || region % STAMP_BLOCK) {
         printf("BENCH-LINUX: error usage: bench DEVICE START REGION MODE:BS:BYTES... "
-               "(START a multiple of %d, REGION of %d)\n",
-            STAMP_BLOCK, MAX_BS);
+               "(START and REGION multiples of %d)\n",
+            STAMP_BLOCK);
         return 2;
     }
     int fd = open(argv[1], O_RDWR | O_DIRECT);
