@@ -391,6 +391,8 @@ async def _round(build, d, vmlinuz, initrd, volume, logs, latency_us, tests, reg
         shutdown = EventListener(("SHUTDOWN",))
         try:
             return await _drive(proc, lines, qmp, qmp_path, shutdown, name, tests, quick, where)
+        except RoundFailed as e:
+            raise RoundFailed(f"{e}{_tail(stderr_path)}") from None
         finally:
             if proc.returncode is None:
                 try:
@@ -408,6 +410,18 @@ async def _round(build, d, vmlinuz, initrd, volume, logs, latency_us, tests, reg
                 pass
             await asyncio.wait_for(pumping, 30)
             qmp_path.unlink(missing_ok=True)
+
+
+def _tail(path, count=6):
+    """The last lines the launcher and QEMU wrote, for a failure's
+    message: QEMU's own error is usually among them."""
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except FileNotFoundError:
+        return ""
+    if not lines:
+        return ""
+    return "\n--- launcher and QEMU, last lines ---\n" + "\n".join(lines[-count:])
 
 
 async def _drive(proc, lines, qmp, qmp_path, shutdown, name, tests, quick, where):
