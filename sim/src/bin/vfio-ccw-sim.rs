@@ -514,9 +514,34 @@ fn run(o: Options) -> Result<ExitCode, String> {
         .iter()
         .map(|d| Path::new("/sys").join(d.sysfsdev()))
         .collect();
+    announce(&devices, &sysfsdevs);
+    let seed = seed(&o);
+    let stats = std::env::temp_dir().join(format!("vfio-ccw-sim-stats-{}", std::process::id()));
+    let mut command = command(&o, &devices, &sysfsdevs, &preload, &stats, seed)?;
+    let made_fifo = match &o.control {
+        Some(path) => {
+            let made = control_fifo(path)?;
+            command.env("VFIO_CCW_SIM_CONTROL", path);
+            made
+        }
+        None => false,
+    };
+    let status = spawn_and_wait(&o, &mut command);
+    if made_fifo {
+        if let Some(path) = &o.control {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let status = status?;
+    report(&o, &stats)?;
+    Ok(exit_code(status))
+}
+
+/// Says on stderr where the simulated sysfs put each device.
+fn announce(devices: &[Description], sysfsdevs: &[PathBuf]) {
     eprintln!("vfio-ccw-sim: sysfsdev={}", sysfsdevs[0].display());
     if devices.len() > 1 {
-        for (i, (d, path)) in devices.iter().zip(&sysfsdevs).enumerate() {
+        for (i, (d, path)) in devices.iter().zip(sysfsdevs).enumerate() {
             eprintln!(
                 "vfio-ccw-sim: device {i}: sysfsdev{i}={} subchannel {} device {} CHPIDs {}",
                 path.display(),
@@ -526,8 +551,11 @@ fn run(o: Options) -> Result<ExitCode, String> {
             );
         }
     }
-    // A seed the user did not give comes from the clock; printed, it
-    // replays the run.
+}
+
+/// The seed of the random latencies: the user's, or one from the clock,
+/// printed so that it replays the run.
+fn seed(o: &Options) -> u64 {
     let seed = o.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -539,11 +567,24 @@ fn run(o: Options) -> Result<ExitCode, String> {
         l => eprintln!("vfio-ccw-sim: latency={l} us"),
     }
 
-    let stats = std::env::temp_dir().join(format!("vfio-ccw-sim-stats-{}", std::process::id()));
+    seed
+}
+
+/// COMMAND with its `@SYSFSDEV@` arguments substituted and the
+/// interposer's environment: the preload, every device's description,
+/// where the counters go.
+fn command(
+    o: &Options,
+    devices: &[Description],
+    sysfsdevs: &[PathBuf],
+    preload: &Path,
+    stats: &Path,
+    seed: u64,
+) -> Result<Command, String> {
     let args = o.command[1..].iter().map(|a| {
         let text = a.to_string_lossy();
         if text.contains("@SYSFSDEV") {
-            OsString::from(substitute(&text, &sysfsdevs))
+            OsString::from(substitute(&text, sysfsdevs))
         } else {
             a.clone()
         }
@@ -551,10 +592,10 @@ fn run(o: Options) -> Result<ExitCode, String> {
     let mut command = Command::new(&o.command[0]);
     command
         .args(args)
-        .env("LD_PRELOAD", ld_preload(&preload))
+        .env("LD_PRELOAD", ld_preload(preload))
         .env("VFIO_CCW_SIM_SYSFSDEV", &sysfsdevs[0])
         .env("VFIO_CCW_SIM_DEVICES", devices.len().to_string())
-        .env("VFIO_CCW_SIM_STATS", &stats)
+        .env("VFIO_CCW_SIM_STATS", stats)
         .env("VFIO_CCW_SIM_LATENCY", o.latency.to_string())
         .env("VFIO_CCW_SIM_SEED", seed.to_string());
     if o.group.is_none() {
@@ -594,14 +635,12 @@ fn run(o: Options) -> Result<ExitCode, String> {
         let _ = std::fs::remove_file(&path);
         command.env("VFIO_CCW_SIM_STATS_JSON", path);
     }
-    let made_fifo = match &o.control {
-        Some(path) => {
-            let made = control_fifo(path)?;
-            command.env("VFIO_CCW_SIM_CONTROL", path);
-            made
-        }
-        None => false,
-    };
+    Ok(command)
+}
+
+/// Starts COMMAND with the forwarded signals held until it runs (and the
+/// `--cdev-fd` descriptor in place), forwards them, and waits for it.
+fn spawn_and_wait(o: &Options, command: &mut Command) -> Result<std::process::ExitStatus, String> {
     // The cdev fd stands on a descriptor of /dev/null, as every fd of the
     // interposer does; the interposer adopts it at load.
     let backing = match o.cdev_fd {
@@ -645,35 +684,39 @@ fn run(o: Options) -> Result<ExitCode, String> {
     };
     drop(backing);
     forward_signals(child.id());
-    let status = child
+    child
         .wait()
-        .map_err(|e| format!("waiting for the command: {e}"));
-    if made_fifo {
-        if let Some(path) = &o.control {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    let status = status?;
+        .map_err(|e| format!("waiting for the command: {e}"))
+}
 
-    match std::fs::read_to_string(&stats) {
+/// Prints the kernel's counters the interposer left, and copies them to
+/// `--stats`.
+fn report(o: &Options, stats: &Path) -> Result<(), String> {
+    match std::fs::read_to_string(stats) {
         Ok(report) => {
             eprintln!("{report}");
             if let Some(path) = &o.stats {
                 std::fs::write(path, &report)
                     .map_err(|e| format!("--stats {}: {e}", path.display()))?;
             }
-            let _ = std::fs::remove_file(&stats);
+            let _ = std::fs::remove_file(stats);
         }
         Err(_) => eprintln!("vfio-ccw-sim: the command never opened the simulated device"),
     }
-    Ok(match (status.code(), status.signal()) {
+    Ok(())
+}
+
+/// The launcher's exit status: COMMAND's, or 128 + the signal that
+/// killed it.
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(code.clamp(0, 255) as u8),
         (None, Some(signal)) => {
             eprintln!("vfio-ccw-sim: the command was killed by signal {signal}");
             ExitCode::from((128 + signal).clamp(0, 255) as u8)
         }
         _ => ExitCode::FAILURE,
-    })
+    }
 }
 
 fn main() -> ExitCode {
