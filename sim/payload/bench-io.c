@@ -32,11 +32,9 @@
  * The host sets the parameters by patching struct params in the flat
  * image before it writes the volume: it finds the block by its magic.
  */
-#include <stdint.h>
+#include "css.h"
 
-#define LOAD_ADDRESS 0x20000UL      /* vfio-ccw-mkvol ipl --load-address */
-#define RECORD 4096
-#define BENCH_RECORD 4              /* after IPL1, IPL2 and VOL1 on track 0 */
+#define BENCH_RECORD FIRST_RECORD   /* the program's first own record */
 
 /* Below the program (0x20000) and above the lowcore (8 KiB). */
 #define RESULTS_ADDRESS 0x10000UL
@@ -46,24 +44,6 @@
 #define LATENCIES_ADDRESS 0x400000UL
 #define MAX_LATENCIES (1UL << 21)   /* 16 MiB of the guest's RAM */
 #define MAX_DEVICES 256
-
-#define CCW_READ_DATA 0x06
-#define CCW_SEEK 0x07
-#define CCW_TIC 0x08
-#define CCW_SEARCH_ID_EQ 0x31
-#define CCW_CC 0x40
-
-#define ORB_FMT1 (1U << 23)
-#define ORB_PFCH (1U << 22)
-#define ORB_LPM_ALL (0xffU << 8)
-
-#define DSTAT_CE 0x08
-#define DSTAT_DE 0x04
-#define FCTL_START 0x4
-
-#define PMCW_ENABLED 0x0080
-#define PMCW_DNV 0x0001
-#define PMCW_TYPE_MASK 0x0700       /* subchannel type; 0 is I/O */
 
 /* Lowcore: what an I/O interruption stores, and its new PSW. */
 #define LC_SUBCHANNEL_ID 0xb8
@@ -78,48 +58,6 @@
 #define AT_MSCH 5
 #define AT_NO_DEVICE 6
 #define AT_TOO_MANY 7
-
-struct ccw1 {
-    uint8_t cmd;
-    uint8_t flags;
-    uint16_t count;
-    uint32_t cda;
-} __attribute__((packed, aligned(8)));
-
-struct orb {
-    uint32_t intparm;
-    uint32_t ctrl;
-    uint32_t cpa;
-    uint32_t reserved[5];
-} __attribute__((aligned(4)));
-
-struct scsw {
-    uint32_t ctrl;
-    uint32_t cpa;
-    uint8_t dstat;
-    uint8_t cstat;
-    uint16_t count;
-};
-
-struct irb {
-    struct scsw scsw;
-    uint32_t esw[5];
-    uint32_t ecw[8];
-    uint32_t emw[8];
-} __attribute__((aligned(4)));
-
-struct schib {
-    uint32_t intparm;
-    uint16_t flags;
-    uint16_t devno;
-    uint8_t lpm, pnom, lpum, pim;
-    uint16_t mbi;
-    uint8_t pom, pam;
-    uint8_t chpid[8];
-    uint32_t chars;
-    struct scsw scsw;
-    uint8_t model[12];
-} __attribute__((aligned(4)));
 
 /*
  * Set by the host in the image (scripts/benchlib/program.py finds the
