@@ -136,6 +136,25 @@ fn a_path_coming_back_online_is_usable_again_with_orb_lpm_0() {
 }
 
 #[test]
+fn start_subchannels_are_counted_by_the_path_they_took() {
+    let r = rig_with(two_paths());
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    r.kernel.chp_offline(0x40);
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    r.kernel.chp_online(0x40);
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    let s = r.kernel.stats();
+    assert_eq!(
+        s.ssch_by_path[..2],
+        [2, 2],
+        "first path, then the second, then the first"
+    );
+    assert_eq!(s.ssch, 4);
+}
+
+#[test]
 fn a_path_varied_offline_stays_unusable_when_it_comes_back_online() {
     let r = rig_with(two_paths());
     r.kernel.vary_off(0x41);

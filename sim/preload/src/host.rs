@@ -68,6 +68,26 @@ impl Host {
         }
     }
 
+    /// Every device's counters, named by position, subchannel, device
+    /// number and CHPIDs (path 0 first), then their total.
+    pub fn report(&self) -> String {
+        let devices: Vec<(String, vfio_ccw_sim::Stats)> = self
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let name = format!(
+                    "device {i} (subchannel {}, device {}, CHPIDs {})",
+                    d.description.schid,
+                    d.description.devno,
+                    d.description.paths.format()
+                );
+                (name, d.kernel.stats())
+            })
+            .collect();
+        vfio_ccw_sim::stats::report(&devices)
+    }
+
     /// Passes the path events fault rules made to every other device: a
     /// path is the host's, so each subchannel on it sees it go (a CRW
     /// each) or come back. Runs after each call into a kernel, with no
@@ -296,21 +316,7 @@ extern "C" fn report_stats() {
     let Some(host) = host() else {
         return;
     };
-    let devices: Vec<(String, vfio_ccw_sim::Stats)> = host
-        .devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let name = format!(
-                "device {i} (subchannel {}, device {}, CHPIDs {})",
-                d.description.schid,
-                d.description.devno,
-                d.description.paths.format()
-            );
-            (name, d.kernel.stats())
-        })
-        .collect();
-    let report = vfio_ccw_sim::stats::report(&devices);
+    let report = host.report();
     if target == "-" {
         eprintln!("{report}");
     } else if let Err(e) = std::fs::write(&target, report) {
