@@ -10,6 +10,7 @@
 //! | `vary-off XX`, `vary-on XX` | it is varied off or on (no CRW) |
 //! | `mdev-remove I` | device I's mdev is being removed: its request IRQ fires (and repeats) until the device fd closes, then the mdev is gone |
 //! | `mdev-create I` | device I's removed mdev is created again (same UUID), so a program may open it anew |
+//! | `sch-gone I` | device I's subchannel goes not operational (STSCH cc 3): as `vfio_ccw_sch_event` does, the FSM gets NOT_OPER, a running program is dropped without an interrupt, and the subchannel's unregistration removes the mdev (request IRQ) |
 //! | `stats LABEL` | the counters as they are now, every device's, on stderr, each line prefixed `vfio-ccw-sim stats LABEL: ` |
 //!
 //! A path is the host's, so each event reaches every subchannel using the
@@ -36,6 +37,8 @@ pub enum Command {
     MdevRemove(usize),
     /// Create the removed mdev of the device at this position again.
     MdevCreate(usize),
+    /// The subchannel of the device at this position goes not operational.
+    SchGone(usize),
     /// Print the counters now, under this label: a script that sends it
     /// with a path event can tell which path the I/O took on either side.
     Stats(String),
@@ -47,7 +50,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
     let (Some(command), Some(arg), None) = (words.next(), words.next(), words.next()) else {
         return Err(format!(
             "'{line}': expected chp-offline, chp-online, vary-off or vary-on and a CHPID, \
-             mdev-remove or mdev-create and a device position, or stats and a label"
+             mdev-remove, mdev-create or sch-gone and a device position, or stats and a label"
         ));
     };
     if command == "stats" {
@@ -56,6 +59,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
     if let Some(make) = match command {
         "mdev-remove" => Some(Command::MdevRemove as fn(usize) -> Command),
         "mdev-create" => Some(Command::MdevCreate as fn(usize) -> Command),
+        "sch-gone" => Some(Command::SchGone as fn(usize) -> Command),
         _ => None,
     } {
         return arg
@@ -75,7 +79,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         other => {
             return Err(format!(
                 "'{line}': unknown command '{other}' (chp-offline, chp-online, vary-off, \
-                 vary-on, mdev-remove, mdev-create, stats)"
+                 vary-on, mdev-remove, mdev-create, sch-gone, stats)"
             ))
         }
     };
@@ -99,6 +103,7 @@ fn apply(host: &Host, command: Command) -> Result<(), String> {
                 ));
             }
         }
+        Command::SchGone(i) => device(i)?.kernel.set_not_operational(),
         Command::Stats(label) => eprintln!("{}", labelled(&host.report(), &label)),
     }
     Ok(())
@@ -175,6 +180,7 @@ mod tests {
     fn mdev_commands_name_a_decimal_device_position() {
         assert_eq!(parse("mdev-remove 0"), Ok(Command::MdevRemove(0)));
         assert_eq!(parse("mdev-create 12"), Ok(Command::MdevCreate(12)));
+        assert_eq!(parse("sch-gone 3"), Ok(Command::SchGone(3)));
         assert!(parse("mdev-remove x").unwrap_err().contains("'x'"));
         assert!(parse("mdev-create").unwrap_err().contains("expected"));
     }
