@@ -172,6 +172,10 @@ pub struct Stats {
     pub removal_requests: u64,
     /// START SUBCHANNELs issued to the (simulated) hardware.
     pub ssch: u64,
+    /// The same by the path each started on (the LPUM: index 0 is path 0,
+    /// the subchannel's first CHPID), so a test can tell which path the
+    /// host's I/O took before, during and after a path event.
+    pub ssch_by_path: [u64; 8],
     /// HALT SUBCHANNELs issued.
     pub hsch: u64,
     /// CLEAR SUBCHANNELs issued.
@@ -203,6 +207,9 @@ impl Stats {
         self.device_fd_syscalls += other.device_fd_syscalls;
         self.removal_requests += other.removal_requests;
         self.ssch += other.ssch;
+        for (mine, theirs) in self.ssch_by_path.iter_mut().zip(other.ssch_by_path) {
+            *mine += theirs;
+        }
         self.hsch += other.hsch;
         self.csch += other.csch;
         self.ccws_executed += other.ccws_executed;
@@ -287,10 +294,11 @@ impl Stats {
             .iter()
             .map(|(errno, n)| format!("\"{errno}\":{n}"))
             .collect();
+        let by_path: Vec<String> = self.ssch_by_path.iter().map(u64::to_string).collect();
         format!(
             "{{\"ops\":{{{}}},\"errors\":{{{}}},\"interrupts\":{{\"io\":{},\"crw\":{},\"req\":{}}},\
-             \"device_fd_syscalls\":{},\"removal_requests\":{},\"ssch\":{},\"hsch\":{},\"csch\":{},\
-             \"ccws_executed\":{},\"bytes_read\":{},\"bytes_written\":{}}}",
+             \"device_fd_syscalls\":{},\"removal_requests\":{},\"ssch\":{},\"ssch_by_path\":[{}],\
+             \"hsch\":{},\"csch\":{},\"ccws_executed\":{},\"bytes_read\":{},\"bytes_written\":{}}}",
             ops.join(","),
             errors.join(","),
             self.interrupts.io,
@@ -299,6 +307,7 @@ impl Stats {
             self.device_fd_syscalls,
             self.removal_requests,
             self.ssch,
+            by_path.join(","),
             self.hsch,
             self.csch,
             self.ccws_executed,
@@ -339,6 +348,18 @@ impl fmt::Display for Stats {
             "  channel: ssch {} hsch {} csch {}, {} CCWs executed",
             self.ssch, self.hsch, self.csch, self.ccws_executed
         )?;
+        write!(f, "  ssch by path:")?;
+        let mut any = false;
+        for (path, n) in self
+            .ssch_by_path
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n != 0)
+        {
+            write!(f, "{} {path}:{n}", if any { "," } else { "" })?;
+            any = true;
+        }
+        writeln!(f, "{}", if any { "" } else { " none" })?;
         write!(
             f,
             "  data: {} bytes stored to guest memory, {} bytes fetched from it",
@@ -404,7 +425,8 @@ mod tests {
              \"schib-read\":0,\"crw-read\":0,\"device-info\":0,\"region-info\":0,\
              \"irq-info\":0,\"set-irqs\":0,\"reset\":0,\"dma-map\":0,\"dma-unmap\":0},\
              \"errors\":{\"16\":1},\"interrupts\":{\"io\":3,\"crw\":0,\"req\":0},\
-             \"device_fd_syscalls\":9,\"removal_requests\":0,\"ssch\":3,\"hsch\":0,\"csch\":0,\
+             \"device_fd_syscalls\":9,\"removal_requests\":0,\"ssch\":3,\
+             \"ssch_by_path\":[0,0,0,0,0,0,0,0],\"hsch\":0,\"csch\":0,\
              \"ccws_executed\":0,\"bytes_read\":0,\"bytes_written\":0}"
         );
     }
@@ -428,5 +450,30 @@ mod tests {
         assert!(total.contains("\"errors\":{\"16\":2}"), "{total}");
         assert!(total.contains("\"ssch\":8,"), "{total}");
         assert!(total.ends_with("}}"), "{total}");
+    }
+
+    #[test]
+    fn the_report_counts_start_subchannels_by_the_path_they_took() {
+        let mut s = Stats::default();
+        s.ssch_by_path[0] = 7;
+        s.ssch_by_path[2] = 3;
+        assert!(
+            s.to_string().contains("\n  ssch by path: 0:7, 2:3\n"),
+            "{s}"
+        );
+        assert!(Stats::default()
+            .to_string()
+            .contains("\n  ssch by path: none\n"));
+    }
+
+    #[test]
+    fn the_total_adds_each_path_s_start_subchannels() {
+        let mut a = Stats::default();
+        a.ssch_by_path[1] = 2;
+        let mut b = Stats::default();
+        b.ssch_by_path[1] = 5;
+        b.ssch_by_path[0] = 1;
+        a.add(&b);
+        assert_eq!(a.ssch_by_path[..2], [1, 7]);
     }
 }

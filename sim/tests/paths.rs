@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use nix::errno::Errno;
+use nix::sys::eventfd::EventFd;
 use vfio_ccw_sim::subchannel::{Description, Paths};
 use vfio_ccw_sim::SimConfig;
 use vfio_ccw_uapi::device_fd::DeviceFd;
@@ -133,6 +134,62 @@ fn a_path_coming_back_online_is_usable_again_with_orb_lpm_0() {
     r.kernel.chp_online(0x40);
     assert_eq!(schib(&r.fd)[8], 0x80, "CHP_ONLINE: lpm |= mask & opm");
     assert_eq!(ssch(&r.fd, orb(0, F | P, 0, 0x1000)), Ok(124));
+}
+
+/// A NOP on the first path, then the I/O eventfd: the subchannel is idle
+/// with the PMCW's LPUM on path 0 (CHPID 40).
+fn idle_after_a_start_on_path_0() -> (Rig, EventFd) {
+    let r = rig_with(two_paths());
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    let efd = new_eventfd();
+    set_eventfd(&r.fd, 0, efd.as_fd_raw()).unwrap();
+    (r, efd)
+}
+
+#[test]
+fn the_last_used_path_going_offline_halts_an_idle_subchannel() {
+    let (r, efd) = idle_after_a_start_on_path_0();
+    r.kernel.chp_offline(0x40);
+    assert_eq!(take(&efd), 1, "the halt's interrupt");
+    let (fctl, stctl, ..) = scsw(&irb(&r.fd));
+    assert_eq!((fctl, stctl), (0x20, 0x01), "halt function, status pending");
+    assert_eq!(r.kernel.stats().hsch, 1);
+}
+
+#[test]
+fn another_path_going_offline_leaves_an_idle_subchannel_alone() {
+    let (r, efd) = idle_after_a_start_on_path_0();
+    r.kernel.chp_offline(0x41);
+    assert_eq!(take(&efd), 0);
+    assert_eq!(r.kernel.stats().hsch, 0);
+}
+
+#[test]
+fn the_last_used_path_varied_off_halts_an_idle_subchannel() {
+    let (r, efd) = idle_after_a_start_on_path_0();
+    r.kernel.vary_off(0x40);
+    assert_eq!(take(&efd), 1);
+    assert_eq!(scsw(&irb(&r.fd)).0, 0x20);
+}
+
+#[test]
+fn start_subchannels_are_counted_by_the_path_they_took() {
+    let r = rig_with(two_paths());
+    put_ccws(&r.mem, 0x1000, &[ccw1(0x03, 0, 0, 0)]);
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    r.kernel.chp_offline(0x40);
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    r.kernel.chp_online(0x40);
+    ssch(&r.fd, orb(0, F | P, 0, 0x1000)).unwrap();
+    let s = r.kernel.stats();
+    assert_eq!(
+        s.ssch_by_path[..2],
+        [2, 2],
+        "first path, then the second, then the first"
+    );
+    assert_eq!(s.ssch, 4);
 }
 
 #[test]

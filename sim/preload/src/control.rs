@@ -10,6 +10,8 @@
 //! | `vary-off XX`, `vary-on XX` | it is varied off or on (no CRW) |
 //! | `mdev-remove I` | device I's mdev is being removed: its request IRQ fires (and repeats) until the device fd closes, then the mdev is gone |
 //! | `mdev-create I` | device I's removed mdev is created again (same UUID), so a program may open it anew |
+//! | `sch-gone I` | device I's subchannel goes not operational (STSCH cc 3): as `vfio_ccw_sch_event` does, the FSM gets NOT_OPER, a running program is dropped without an interrupt, and the subchannel's unregistration removes the mdev (request IRQ) |
+//! | `stats LABEL` | the counters as they are now, every device's, on stderr, each line prefixed `vfio-ccw-sim stats LABEL: ` |
 //!
 //! A path is the host's, so each event reaches every subchannel using the
 //! CHPID, as a machine check does on Linux. I is a device's position (0
@@ -27,7 +29,7 @@ use crate::host::Host;
 const MAX_LINE: u64 = 256;
 
 /// What one line asks of the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// A channel path event, for every subchannel on the CHPID.
     Path(PathEvent),
@@ -35,6 +37,11 @@ pub enum Command {
     MdevRemove(usize),
     /// Create the removed mdev of the device at this position again.
     MdevCreate(usize),
+    /// The subchannel of the device at this position goes not operational.
+    SchGone(usize),
+    /// Print the counters now, under this label: a script that sends it
+    /// with a path event can tell which path the I/O took on either side.
+    Stats(String),
 }
 
 /// Parses one command line.
@@ -43,12 +50,16 @@ pub fn parse(line: &str) -> Result<Command, String> {
     let (Some(command), Some(arg), None) = (words.next(), words.next(), words.next()) else {
         return Err(format!(
             "'{line}': expected chp-offline, chp-online, vary-off or vary-on and a CHPID, \
-             or mdev-remove or mdev-create and a device position"
+             mdev-remove, mdev-create or sch-gone and a device position, or stats and a label"
         ));
     };
+    if command == "stats" {
+        return Ok(Command::Stats(arg.to_string()));
+    }
     if let Some(make) = match command {
         "mdev-remove" => Some(Command::MdevRemove as fn(usize) -> Command),
         "mdev-create" => Some(Command::MdevCreate as fn(usize) -> Command),
+        "sch-gone" => Some(Command::SchGone as fn(usize) -> Command),
         _ => None,
     } {
         return arg
@@ -68,7 +79,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         other => {
             return Err(format!(
                 "'{line}': unknown command '{other}' (chp-offline, chp-online, vary-off, \
-                 vary-on, mdev-remove, mdev-create)"
+                 vary-on, mdev-remove, mdev-create, sch-gone, stats)"
             ))
         }
     };
@@ -92,8 +103,21 @@ fn apply(host: &Host, command: Command) -> Result<(), String> {
                 ));
             }
         }
+        Command::SchGone(i) => device(i)?.kernel.set_not_operational(),
+        Command::Stats(label) => eprintln!("{}", labelled(&host.report(), &label)),
     }
     Ok(())
+}
+
+/// `report` with each line prefixed `vfio-ccw-sim stats LABEL: `, which no
+/// line of the report at exit starts with.
+fn labelled(report: &str, label: &str) -> String {
+    let prefix = format!("vfio-ccw-sim stats {label}: ");
+    report
+        .lines()
+        .map(|l| format!("{prefix}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Starts the thread that reads `path` (reopened at each end of file, as
@@ -156,8 +180,27 @@ mod tests {
     fn mdev_commands_name_a_decimal_device_position() {
         assert_eq!(parse("mdev-remove 0"), Ok(Command::MdevRemove(0)));
         assert_eq!(parse("mdev-create 12"), Ok(Command::MdevCreate(12)));
+        assert_eq!(parse("sch-gone 3"), Ok(Command::SchGone(3)));
         assert!(parse("mdev-remove x").unwrap_err().contains("'x'"));
         assert!(parse("mdev-create").unwrap_err().contains("expected"));
+    }
+
+    #[test]
+    fn stats_takes_a_label() {
+        assert_eq!(
+            parse("stats before-offline"),
+            Ok(Command::Stats("before-offline".into()))
+        );
+        assert!(parse("stats").unwrap_err().contains("expected"));
+        assert!(parse("stats a b").unwrap_err().contains("expected"));
+    }
+
+    #[test]
+    fn a_labelled_report_prefixes_every_line_with_its_label() {
+        assert_eq!(
+            labelled("vfio-ccw-sim statistics\n  channel: ssch 1", "x"),
+            "vfio-ccw-sim stats x: vfio-ccw-sim statistics\nvfio-ccw-sim stats x:   channel: ssch 1"
+        );
     }
 
     #[test]

@@ -68,6 +68,30 @@ impl Host {
         }
     }
 
+    /// Every device's counters, named by position, subchannel, device
+    /// number and CHPIDs (path 0 first).
+    pub fn named_stats(&self) -> Vec<(String, vfio_ccw_sim::Stats)> {
+        self.devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let name = format!(
+                    "device {i} (subchannel {}, device {}, CHPIDs {})",
+                    d.description.schid,
+                    d.description.devno,
+                    d.description.paths.format()
+                );
+                (name, d.kernel.stats())
+            })
+            .collect()
+    }
+
+    /// The counters as the report prints them: each device's, then their
+    /// total.
+    pub fn report(&self) -> String {
+        vfio_ccw_sim::stats::report(&self.named_stats())
+    }
+
     /// Passes the path events fault rules made to every other device: a
     /// path is the host's, so each subchannel on it sees it go (a CRW
     /// each) or come back. Runs after each call into a kernel, with no
@@ -298,20 +322,7 @@ extern "C" fn report_stats() {
     let Some(host) = host() else {
         return;
     };
-    let devices: Vec<(String, vfio_ccw_sim::Stats)> = host
-        .devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let name = format!(
-                "device {i} (subchannel {}, device {}, CHPIDs {})",
-                d.description.schid,
-                d.description.devno,
-                d.description.paths.format()
-            );
-            (name, d.kernel.stats())
-        })
-        .collect();
+    let devices = host.named_stats();
     if let Some(target) = text {
         let report = vfio_ccw_sim::stats::report(&devices);
         if target == "-" {

@@ -815,6 +815,91 @@ fn a_control_fifo_removes_an_mdev_and_creates_it_again() {
 }
 
 #[test]
+fn a_control_fifo_sch_gone_makes_the_subchannel_not_operational_and_asks_for_the_mdev() {
+    root_only!();
+    let dir = scratch("control-sch-gone");
+    let fifo = dir.join("control");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let mut options = dasds(&dir, 1);
+    options.extend(["--control".to_owned(), fifo.to_string_lossy().into_owned()]);
+    let gone = format!("run=echo sch-gone 0 >{} && sleep 0.5", fifo.display());
+    let out = run_devices(
+        &options,
+        &[
+            &probe,
+            "container",
+            "group=7",
+            "set-container",
+            "iommu=3",
+            "device",
+            "read=0x800,4",
+            &gone,
+            "read=0x800,4",
+            "close-device",
+            "device",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[5].starts_with("read=0x800,4: ok 4 "), "{stdout}");
+    assert_eq!(lines[7], "read=0x800,4: errno 19", "STSCH fails: {stdout}");
+    assert_eq!(
+        lines[9], "device: errno 19",
+        "the mdev went at the last close: {stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("removal requests: 1"), "{stderr}");
+}
+
+#[test]
+fn a_control_fifo_stats_line_prints_the_counters_then_with_each_path_s_starts() {
+    root_only!();
+    let dir = scratch("control-stats");
+    let fifo = dir.join("control");
+    let probe = artifacts().probe.to_string_lossy().into_owned();
+    let mut options = dasds(&dir, 1);
+    options.extend(["--chpids".to_owned(), "40,41".to_owned()]);
+    options.extend(["--control".to_owned(), fifo.to_string_lossy().into_owned()]);
+    // One start on path 0, then 40 goes and one more takes path 1.
+    let first = format!(
+        "run=echo stats first >{f} && echo chp-offline 40 >{f} && sleep 0.5",
+        f = fifo.display()
+    );
+    let second = format!("run=echo stats second >{} && sleep 0.5", fifo.display());
+    let out = run_devices(
+        &options,
+        &[
+            &probe,
+            "container",
+            "group=7",
+            "set-container",
+            "iommu=3",
+            "map=0,65536",
+            "device",
+            "ssch-nop=0x1000",
+            &first,
+            "ssch-nop=0x1000",
+            &second,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let line = |label: &str| {
+        stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("vfio-ccw-sim stats {label}:   ssch by path:")))
+            .map(|l| l.rsplit_once(": ").unwrap().1.to_owned())
+    };
+    assert_eq!(line("first").as_deref(), Some("0:1"), "{stderr}");
+    assert_eq!(line("second").as_deref(), Some("0:1, 1:1"), "{stderr}");
+    assert!(
+        stderr.contains("\n  ssch by path: 0:1, 1:1\n"),
+        "and the report at exit: {stderr}"
+    );
+}
+
+#[test]
 fn a_control_path_that_is_not_a_fifo_is_refused() {
     native_only!();
     let dir = scratch("control-file");

@@ -65,7 +65,8 @@ options:
                       'chp-online XX', 'vary-off XX' or 'vary-on XX', reaches
                       every subchannel on CHPID XX; 'mdev-remove I' removes
                       device I's mdev (request IRQ), 'mdev-create I' makes
-                      it again
+                      it again, 'sch-gone I' makes its subchannel not
+                      operational; 'stats LABEL' prints the counters then
   --group N           the first device's IOMMU group number (default 7); the
                       others' follow it
   --no-group          a kernel without CONFIG_VFIO_GROUP: no iommu_group link,

@@ -203,6 +203,7 @@ impl Inner {
         s.intparm = HOST_INTPARM_BASE | (s.intparm & 0xffff);
         s.active = true;
         self.stats.ssch += 1;
+        self.stats.ssch_by_path[avail.leading_zeros() as usize] += 1;
         Cc::Zero
     }
 

@@ -2,8 +2,10 @@
 //! Channel paths (vfio_ccw_chp.c and the css machine checks): path
 //! events change the subchannel's masks and queue CRWs.
 
+use super::fsm::idle_function_ending;
 use super::irqs::Irq;
 use super::{Inner, CRW_ERC_INIT, CRW_ERC_PERRN, CRW_RSC_CPATH};
+use crate::cp::fctl;
 
 impl Inner {
     pub(super) fn queue_crw(&mut self, erc: u32, chpid: u8) {
@@ -18,9 +20,7 @@ impl Inner {
             return;
         }
         self.sch.pam &= !mask;
-        if self.sch.active && self.sch.lpum & mask != 0 {
-            self.halt_active();
-        }
+        self.cancel_halt_clear(mask);
         self.queue_crw(CRW_ERC_PERRN, chpid);
     }
 
@@ -48,9 +48,27 @@ impl Inner {
         } else {
             self.sch.opm &= !mask;
             self.sch.lpm &= !mask;
-            if self.sch.active && self.sch.lpum & mask != 0 {
-                self.halt_active();
-            }
+            self.cancel_halt_clear(mask);
+        }
+    }
+
+    /// vfio_ccw_chp_event's `cio_cancel_halt_clear` when a path goes
+    /// offline or is varied off: it runs whenever the path is the one the
+    /// subchannel last used (the PMCW's LPUM), busy or idle, on an enabled
+    /// subchannel. A running program is halted. On an idle subchannel
+    /// XSCH finds no start to cancel, and the HSCH that follows ends at
+    /// once with halt status, which the driver passes on like any other
+    /// interrupt. A halt or clear already under way is left to end.
+    fn cancel_halt_clear(&mut self, mask: u8) {
+        if self.sch.lpum & mask == 0 || self.sch.gone || !self.sch.enabled {
+            return;
+        }
+        if self.sch.active {
+            self.stats.hsch += 1;
+            self.halt_active();
+        } else if self.function.is_none() {
+            self.stats.hsch += 1;
+            self.interrupt(idle_function_ending(fctl::HALT));
         }
     }
 }
