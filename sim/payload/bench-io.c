@@ -263,18 +263,6 @@ static int clean_end(void)
            irb.scsw.count == 0;
 }
 
-static int memeq(const void *a, const void *b, unsigned long n)
-{
-    const uint8_t *x = a, *y = b;
-
-    for (unsigned long i = 0; i < n; i++) {
-        if (x[i] != y[i]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Heapsort: no allocation, no recursion, O(n log n) for any input. */
 static void sift(uint64_t *a, unsigned long root, unsigned long n)
 {

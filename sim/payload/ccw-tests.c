@@ -117,18 +117,6 @@ static void set_ccw(int i, uint8_t cmd, uint8_t flags, uint16_t count,
     ccws[i].cda = (uint32_t)(uintptr_t)data;
 }
 
-static int memeq(const void *a, const void *b, unsigned long n)
-{
-    const uint8_t *x = a, *y = b;
-
-    for (unsigned long i = 0; i < n; i++) {
-        if (x[i] != y[i]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /*
  * Seek cylinder 0 head 0 and search for record @record; the CCW after the
  * search's TIC (ccws[3]) is the caller's.

@@ -4,8 +4,9 @@
  * What the freestanding guest programs (ccw-tests.c, bench-io.c) share:
  * the channel subsystem's control blocks as the architecture lays them
  * out (z/Architecture Principles of Operation, chapters 13 to 16), the
- * bits of them the programs use, and where their own image sits on an
- * IPL volume made by vfio-ccw-mkvol ipl.
+ * bits of them the programs use, where their own image sits on an IPL
+ * volume made by vfio-ccw-mkvol ipl, and the one byte comparison both
+ * need.
  */
 #ifndef PAYLOAD_CSS_H
 #define PAYLOAD_CSS_H
@@ -85,5 +86,18 @@ struct schib {
     struct scsw scsw;
     uint8_t model[12];
 } __attribute__((aligned(4)));
+
+/* No libc: the programs compare what they read with what they expect. */
+static inline int memeq(const void *a, const void *b, unsigned long n)
+{
+    const uint8_t *x = a, *y = b;
+
+    for (unsigned long i = 0; i < n; i++) {
+        if (x[i] != y[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 #endif
